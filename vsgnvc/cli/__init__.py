@@ -1,0 +1,1 @@
+"""The ``gnvc`` command line."""

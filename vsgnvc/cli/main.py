@@ -1,0 +1,237 @@
+"""``gnvc``: encode, decode, inspect and train. Logs go to stderr; stdout carries only video (or JSON).
+
+Every command maps its flags onto the library's config objects; bad input ends with one line
+``gnvc: error: ...`` and exit code 2, Ctrl-C with exit code 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+logger = logging.getLogger("vsgnvc")
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=None, help="model folder (default: the shipped small model)")
+    p.add_argument("--vae", type=Path, default=None, help="diffusers-format VAE folder replacing the model's")
+    p.add_argument("--prior", type=Path, default=None, help="diffusers-format Wan transformer folder for refinement")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA if present, else CPU)")
+
+
+def _load_model(args: argparse.Namespace):
+    from ..models.bundle import GnvcModel
+
+    return GnvcModel.from_pretrained(args.model, vae_path=args.vae, prior_path=args.prior)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gnvc", description="Generative neural video codec (GNVC-VD).")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("encode", help="encode a video (any container, .y4m, .vpy script or - for y4m on stdin)")
+    p.add_argument("input")
+    p.add_argument("output", type=Path)
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--rate", type=int, default=None, help="rate point, 0 = lowest bitrate (default: the model's)")
+    rate.add_argument("--target-bpp", type=float, default=None, help="pick the rate point closest to this bpp")
+    p.add_argument("--gop", type=int, default=None, help="frames per GOP, 1 + 4k (default: the model's, 25)")
+    p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
+    p.add_argument("--resize", default=None, metavar="WxH", help="resize before encoding (-1 keeps aspect)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _model_args(p)
+
+    p = sub.add_parser("decode", help="decode a .gnvc to .y4m, a video file, or - (y4m on stdout)")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", required=True, help="output path, or - for y4m on stdout")
+    p.add_argument("--no-refine", action="store_true", help="skip generative refinement")
+    p.add_argument("--ffmpeg", nargs=argparse.REMAINDER, default=None, metavar="ARGS",
+                   help="encode through ffmpeg with these output options (the output path is -o)")
+    p.add_argument("--overwrite", action="store_true")
+    _model_args(p)
+
+    p = sub.add_parser("info", help="print a .gnvc file's header, GOPs and bitrate")
+    p.add_argument("input", type=Path)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    sub.add_parser("doctor", help="report ffmpeg, VapourSynth, torch and the default model")
+    return parser
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from ..codec.api import encode_file
+    from ..codec.encoder import EncodeSettings
+
+    if args.frames is not None and args.frames < 1:
+        raise ValueError(f"--frames must be >= 1, got {args.frames}")
+    model = _load_model(args)
+    rate = args.rate
+    if args.target_bpp is not None:
+        if args.target_bpp <= 0:
+            raise ValueError(f"--target-bpp must be positive, got {args.target_bpp}")
+        rate = model.index.closest_rate(args.target_bpp)
+    settings = EncodeSettings(rate=rate, gop_size=args.gop)
+    result = encode_file(
+        args.input, args.output, model, settings, max_frames=args.frames, resize=args.resize,
+        device=args.device, overwrite=args.overwrite, progress=not args.quiet,
+    )  # fmt: skip
+    logger.info(
+        "%s: %d frames %dx%d, rate %d, %d bytes, %.4f bpp",
+        result.path, result.num_frames, result.width, result.height, result.rate, result.num_bytes, result.bpp,
+    )
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from ffmpeg_bridge import FfmpegSink, Y4MWriter
+
+    from ..codec.api import open_gnvc
+
+    out = args.output
+    if out != "-" and Path(out).exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    info, frames = open_gnvc(args.input, _load_model(args), args.device, refine=not args.no_refine)
+    if out == "-":
+        writer = Y4MWriter(sys.stdout.buffer, info)
+        try:
+            for frame in frames:
+                writer.write(frame)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            # The consumer (e.g. ffmpeg -frames:v N) stopped reading: not our error.
+            sys.stdout = None  # type: ignore[assignment]
+        return 0
+    if Path(out).suffix.lower() == ".y4m" and args.ffmpeg is None:
+        from ..codec.atomic import atomic_output
+
+        with atomic_output(Path(out)) as tmp, open(tmp, "wb") as f:
+            Y4MWriter(f, info).write_all(frames)
+        return 0
+    ffmpeg_args = list(args.ffmpeg) if args.ffmpeg is not None else ["-c:v", "libx264", "-preset", "fast", "-crf", "12"]
+    overwrite = ["-y"] if args.overwrite else []
+    with FfmpegSink(info, [*overwrite, *ffmpeg_args, out]) as sink:
+        sink.write_all(frames)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from ..bitstream import GnvcReader
+
+    with GnvcReader(args.input) as reader:
+        h = reader.header
+        gops = [
+            {"gop": k, "frames": len(h.gop_frames(k)), "first_frame": h.gop_frames(k).start, "bytes": reader.gop_size_bytes(k)}
+            for k in range(reader.num_gops)
+        ]
+    size = args.input.stat().st_size
+    bpp = size * 8 / (h.num_frames * h.width * h.height)
+    if args.json:
+        summary = {
+            "path": str(args.input), "width": h.width, "height": h.height, "coded_width": h.coded_width,
+            "coded_height": h.coded_height, "fps": f"{h.fps_num}/{h.fps_den}", "frames": h.num_frames,
+            "pix_fmt": h.pix_fmt.name, "color_range": h.color_range, "matrix": h.matrix, "transfer": h.transfer,
+            "primaries": h.primaries, "gop_size": h.gop_size, "rate": h.rate_index, "model": h.model_name,
+            "weights_hash": h.weights_hash.hex(), "refine": vars(h.refine) if hasattr(h.refine, "__dict__") else str(h.refine),
+            "source": h.source_path, "encoder": h.encoder, "bytes": size, "bpp": bpp, "gops": gops,
+        }  # fmt: skip
+        json.dump(summary, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    fps = h.fps_num / h.fps_den
+    lines = [
+        f"{args.input}",
+        f"  {h.width}x{h.height} (coded {h.coded_width}x{h.coded_height}) {h.pix_fmt.name} "
+        f"range={'full' if h.color_range else 'limited'} matrix={h.matrix} transfer={h.transfer} primaries={h.primaries}",
+        f"  {h.num_frames} frames at {h.fps_num}/{h.fps_den} fps ({h.num_frames / fps:.2f} s), GOP {h.gop_size}, rate {h.rate_index}",
+        f"  model {h.model_name} weights {h.weights_hash.hex()}  encoder {h.encoder}",
+        f"  refine: {h.refine}",
+        f"  {size} bytes, {bpp:.4f} bpp, {size * 8 * fps / h.num_frames / 1000:.1f} kbit/s",
+        "  GOP  first  frames   bytes    bpp",
+    ]
+    lines += [
+        f"  {g['gop']:>3}  {g['first_frame']:>5}  {g['frames']:>6}  {g['bytes']:>6}  {g['bytes'] * 8 / (g['frames'] * h.width * h.height):.4f}"
+        for g in gops
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from ffmpeg_bridge import locate_ffmpeg
+
+    from .. import __version__
+    from ..models.bundle import GnvcModel, default_model_path
+
+    rows = [("vsgnvc", __version__), ("python", platform.python_version()), ("torch", torch.__version__)]
+    rows.append(("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available (CPU)"))
+    try:
+        rows.append(("ffmpeg", locate_ffmpeg().describe()))
+    except Exception as exc:  # doctor reports, it does not stop
+        rows.append(("ffmpeg", f"NOT FOUND: {exc}"))
+    try:
+        import vapoursynth as vs
+
+        rows.append(("vapoursynth", f"R{vs.core.core_version.release_major}"))
+    except Exception as exc:
+        rows.append(("vapoursynth", f"NOT AVAILABLE: {exc}"))
+    try:
+        m = GnvcModel.from_pretrained()
+        rows.append(("default model", f"{m.name} at {default_model_path()} ({len(m.index.rates)} rate points)"))
+    except Exception as exc:
+        rows.append(("default model", f"NOT LOADABLE: {exc}"))
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    return 0
+
+
+COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "doctor": cmd_doctor}
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s" if level > logging.DEBUG else "%(name)s: %(message)s"))
+    for name in ("vsgnvc", "ffmpeg_bridge"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.setLevel(level)
+        log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args)
+    from ffmpeg_bridge import BridgeError, FfmpegError, Y4MError
+
+    from ..bitstream import GNVCFormatError
+    from ..device import DeviceError
+
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("gnvc: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except FfmpegError as exc:
+        print(f"gnvc: error: {exc}", file=sys.stderr)
+        return exc.returncode if getattr(exc, "returncode", 0) else EXIT_USAGE
+    except (GNVCFormatError, Y4MError, BridgeError, DeviceError, ValueError, OSError) as exc:
+        print(f"gnvc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Random-access decoder of ``.gnvc`` files.
+
+GOP k is decoded once into an LRU cache however many threads ask for its frames. Refinement, when
+enabled, runs over sliding windows of the whole latent sequence (see ``vsgnvc.refine``); without it
+each GOP decodes on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from ffmpeg_bridge.video import Frame, VideoInfo
+
+from ..bitstream import GNVCFormatError, GnvcReader, SequenceHeader
+from ..device import resolve_device
+from ..models.bundle import GnvcModel
+from .cache import OnceLRU
+from .color import rgb_to_yuv
+from .formats import video_info
+from .gop_codec import DecodedLatents, decode_gop_latents, latents_to_rgb
+
+logger = logging.getLogger(__name__)
+
+
+class ModelMismatchError(GNVCFormatError):
+    """The file was written by other weights than the ones loaded."""
+
+
+class Decoder:
+    """Decode frames of one ``.gnvc`` file.
+
+    :param path: the ``.gnvc`` file.
+    :param model: a loaded model; ``None`` loads the default model.
+    :param device: ``None`` picks CUDA if present, else CPU.
+    :param cache_gops: decoded GOPs kept in memory.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        model: GnvcModel | None = None,
+        device: str | int | torch.device | None = None,
+        cache_gops: int = 4,
+    ) -> None:
+        self.path = Path(path)
+        self._reader = GnvcReader(self.path)
+        self._io_lock = threading.Lock()
+        self.header: SequenceHeader = self._reader.header
+        self.device = resolve_device(device)
+        self.model = (model or GnvcModel.from_pretrained()).to(self.device).eval()
+        if self.header.weights_hash != self.model.weights_hash:
+            raise ModelMismatchError(
+                f"{self.path}: written by model {self.header.model_name!r} "
+                f"(weights {self.header.weights_hash.hex()}), but the loaded model is {self.model.name!r} "
+                f"(weights {self.model.weights_hash.hex()}); pass the matching model folder"
+            )
+        if not 0 <= self.header.rate_index < self.model.codec.num_rates:
+            raise GNVCFormatError(f"{self.path}: rate index {self.header.rate_index} does not exist in this model")
+        m = self.model.pixel_multiple
+        if self.header.coded_width % m or self.header.coded_height % m:
+            raise GNVCFormatError(f"{self.path}: coded size is not a multiple of {m} pixels")
+        f = self.model.vae.spatial_factor
+        self.latent_size = (self.header.coded_height // f, self.header.coded_width // f)
+        self.info: VideoInfo = video_info(self.header)
+        self._latents: OnceLRU[int, DecodedLatents] = OnceLRU(max(2, cache_gops))
+        self._frames: OnceLRU[int, list[Frame]] = OnceLRU(max(1, cache_gops))
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> Decoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def num_frames(self) -> int:
+        return self.header.num_frames
+
+    @property
+    def num_gops(self) -> int:
+        return self.header.num_gops
+
+    def gop_of(self, n: int) -> int:
+        if not 0 <= n < self.num_frames:
+            raise IndexError(f"frame {n} out of range 0..{self.num_frames - 1}")
+        return n // self.header.gop_size
+
+    def gop_bytes(self, k: int) -> int:
+        return self._reader.gop_size_bytes(k)
+
+    def read_gop(self, k: int):
+        with self._io_lock:
+            return self._reader.read_gop(k)
+
+    def gop_latents(self, k: int) -> DecodedLatents:
+        """Decoded (unrefined) latents and context features of GOP ``k`` (cached)."""
+
+        def compute() -> DecodedLatents:
+            record = self.read_gop(k)
+            expected = 1 + -(-(record.num_frames - 1) // self.model.vae.temporal_factor)
+            if len(record.latent_frames) != expected:
+                raise GNVCFormatError(
+                    f"{self.path}: GOP {k} has {len(record.latent_frames)} latent frames, expected {expected}"
+                )
+            try:
+                return decode_gop_latents(self.model, record.latent_frames, self.latent_size, self.header.rate_index)
+            except (ValueError, RuntimeError, IndexError) as exc:
+                raise GNVCFormatError(f"{self.path}: GOP {k} does not decode: {exc}") from exc
+
+        return self._latents.get(k, compute)
+
+    def gop_frames(self, k: int) -> list[Frame]:
+        """Output frames of GOP ``k`` in the header's pixel format (cached)."""
+
+        def compute() -> list[Frame]:
+            span = self.header.gop_frames(k)
+            rgb = latents_to_rgb(self.model, self.gop_latents(k).latents).cpu()
+            info = self.info
+            return [
+                rgb_to_yuv(rgb[:, i, : info.height, : info.width], info.pix_fmt, info.color_range, info.matrix)
+                for i in range(len(span))
+            ]
+
+        return self._frames.get(k, compute)
+
+    def get_frame(self, n: int) -> Frame:
+        k = self.gop_of(n)
+        return self.gop_frames(k)[n - self.header.gop_frames(k).start]
+
+    def frames(self) -> Iterator[Frame]:
+        for k in range(self.num_gops):
+            yield from self.gop_frames(k)

@@ -1,0 +1,73 @@
+"""Code one GOP: frames -> VAE latents -> contextual latent codec -> strings, and back.
+
+The encoder and the decoder call the same functions on the same tensor shapes, so the encoder's
+reconstruction equals the decoder's output bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..models.bundle import GnvcModel
+from ..models.latent_codec import FrameCode
+
+
+@dataclass(frozen=True)
+class DecodedLatents:
+    """A GOP's decoded latent sequence and its context features (what the refiner consumes)."""
+
+    latents: torch.Tensor  # [1, C, T, h, w]
+    context: torch.Tensor  # [1, C_ctx, T, h, w]
+
+
+def padded_length(num_frames: int, temporal_factor: int = 4) -> int:
+    """Smallest ``1 + k * temporal_factor`` >= ``num_frames``."""
+    return 1 + -(-(num_frames - 1) // temporal_factor) * temporal_factor
+
+
+def pad_frames(rgb: torch.Tensor, height: int, width: int, num_frames: int) -> torch.Tensor:
+    """``[3, F, H, W]`` -> ``[3, num_frames, height, width]`` by edge replication (space and time)."""
+    _, f, h, w = rgb.shape
+    rgb = F.pad(rgb, (0, width - w, 0, height - h), mode="replicate")
+    if num_frames > f:
+        rgb = torch.cat([rgb, rgb[:, -1:].expand(-1, num_frames - f, -1, -1)], dim=1)
+    return rgb
+
+
+def _stack(codes: list[FrameCode]) -> DecodedLatents:
+    return DecodedLatents(
+        torch.stack([c.latent for c in codes], dim=2), torch.stack([c.context for c in codes], dim=2)
+    )
+
+
+@torch.inference_mode()
+def encode_gop(model: GnvcModel, rgb: torch.Tensor, rate: int) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
+    """``rgb``: ``[3, 1+4k, H, W]`` padded frames in [-1, 1] on the model's device."""
+    latents = model.vae.encode(rgb[None])
+    codes: list[FrameCode] = []
+    prev = None
+    for t in range(latents.shape[2]):
+        prev = model.codec.compress_frame(latents[:, :, t], prev, rate)
+        codes.append(prev)
+    return tuple(c.strings for c in codes), _stack(codes)
+
+
+@torch.inference_mode()
+def decode_gop_latents(
+    model: GnvcModel, latent_frames: tuple[tuple[bytes, ...], ...], latent_size: tuple[int, int], rate: int
+) -> DecodedLatents:
+    codes: list[FrameCode] = []
+    prev = None
+    for strings in latent_frames:
+        prev = model.codec.decompress_frame(strings, latent_size, prev, rate)
+        codes.append(prev)
+    return _stack(codes)
+
+
+@torch.inference_mode()
+def latents_to_rgb(model: GnvcModel, latents: torch.Tensor) -> torch.Tensor:
+    """``[1, C, T, h, w]`` -> ``[3, 1+4(T-1), H, W]`` in [-1, 1]."""
+    return model.vae.decode(latents)[0]

@@ -1,0 +1,1 @@
+"""Networks: the video VAE, the contextual latent codec, the diffusion prior and its adapter."""

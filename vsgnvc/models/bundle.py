@@ -1,0 +1,151 @@
+"""A complete GNVC-VD model: VAE + latent codec (+ refiner), stored as one folder.
+
+::
+
+    folder/
+      model_index.json      name, components, rate points, GOP and refinement defaults
+      vae/                  diffusers AutoencoderKLWan (config.json + safetensors)
+      codec/                ContextualLatentCodec (config.json + model.safetensors)
+      refiner/              prior + adapter + null embedding (optional)
+
+``vae_path``/``prior_path`` swap in external diffusers-format folders (e.g. Wan2.1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .io import weights_hash
+from .latent_codec import ContextualLatentCodec
+from .vae import VideoVAE
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "model_index.json"
+
+
+def default_model_path() -> Path:
+    """The small model shipped inside the package."""
+    return Path(str(resources.files("vsgnvc") / "weights" / "default"))
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    index: int
+    lmbda: float
+    bpp: float | None = None  # measured on held-out clips at 320x180 (None until measured)
+
+
+@dataclass(frozen=True)
+class ModelIndex:
+    name: str
+    rates: tuple[RatePoint, ...]
+    default_rate: int
+    gop_size: int = 25
+    refine_t_start: float = 0.7
+    refine_steps: int = 5
+    refine_window: int = 7
+    refine_overlap: int = 2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.rates:
+            raise ValueError("a model needs at least one rate point")
+        if not 0 <= self.default_rate < len(self.rates):
+            raise ValueError(f"default_rate {self.default_rate} out of range")
+        if self.gop_size < 1 or (self.gop_size - 1) % 4:
+            raise ValueError(f"gop_size must be 1 + 4k frames, got {self.gop_size}")
+
+    @classmethod
+    def load(cls, path: Path) -> ModelIndex:
+        raw = json.loads(path.read_text())
+        raw["rates"] = tuple(RatePoint(**r) for r in raw["rates"])
+        return cls(**raw)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def closest_rate(self, target_bpp: float) -> int:
+        """Rate index whose measured bpp is closest to ``target_bpp`` (log distance)."""
+        import math
+
+        measured = [r for r in self.rates if r.bpp]
+        if not measured:
+            raise ValueError("this model has no measured bpp per rate point; use --rate")
+        return min(measured, key=lambda r: abs(math.log(r.bpp / target_bpp))).index
+
+
+class GnvcModel(nn.Module):
+    """VAE + latent codec (+ optional refiner) with the metadata that ships with them."""
+
+    def __init__(self, vae: VideoVAE, codec: ContextualLatentCodec, index: ModelIndex, refiner: nn.Module | None = None):
+        super().__init__()
+        self.vae = vae
+        self.codec = codec
+        self.refiner = refiner
+        self.index = index
+        self.weights_hash = b"\0" * 16
+        if codec.config.latent_channels != vae.z_channels:
+            raise ValueError(f"codec expects {codec.config.latent_channels} latent channels, the VAE has {vae.z_channels}")
+        if codec.num_rates != len(index.rates):
+            raise ValueError(f"codec has {codec.num_rates} rate points, model_index.json lists {len(index.rates)}")
+
+    @property
+    def name(self) -> str:
+        return self.index.name
+
+    @property
+    def pixel_multiple(self) -> int:
+        """Frames are padded to a multiple of this many pixels."""
+        return self.vae.spatial_factor * self.codec.latent_multiple
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: Path | str | None = None, *, vae_path: Path | str | None = None, prior_path: Path | str | None = None
+    ) -> GnvcModel:
+        folder = Path(folder) if folder is not None else default_model_path()
+        if not (folder / INDEX_NAME).is_file():
+            raise FileNotFoundError(f"{folder} is not a vsgnvc model folder (no {INDEX_NAME})")
+        index = ModelIndex.load(folder / INDEX_NAME)
+        vae_folder = Path(vae_path) if vae_path else folder / "vae"
+        vae = VideoVAE.from_pretrained(vae_folder)
+        codec = ContextualLatentCodec.from_pretrained(folder / "codec")
+        refiner = None
+        if (folder / "refiner").is_dir():
+            from ..refine.refiner import Refiner
+
+            refiner = Refiner.from_pretrained(folder / "refiner", prior_path=prior_path)
+        model = cls(vae, codec, index, refiner).eval()
+        files = sorted(vae_folder.glob("*.safetensors")) + sorted((folder / "codec").glob("*.safetensors"))
+        model.weights_hash = weights_hash(files)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
+    def save_pretrained(self, folder: Path | str) -> None:
+        """Write the folder atomically (a temp sibling renamed into place)."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            self.vae.save_pretrained(tmp / "vae")
+            self.codec.save_pretrained(tmp / "codec")
+            if self.refiner is not None:
+                self.refiner.save_pretrained(tmp / "refiner")
+            (tmp / INDEX_NAME).write_text(self.index.to_json())
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)

