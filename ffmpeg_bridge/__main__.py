@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _usage_error("missing ffmpeg output arguments after '--' (e.g. -- -c:v ffv1 out.mkv)")
         if args.max_frames is not None and args.max_frames < 0:
             return _usage_error("--max-frames must not be negative")
+        if args.input == "-" and sys.stdin.isatty():
+            return _usage_error("INPUT is '-' but stdin is a terminal: pipe Y4M into it (e.g. vspipe -c y4m x.vpy - |)")
         if args.audio_from is not None and not args.audio_from.is_file():
             return _usage_error(f"--audio-from file {args.audio_from} does not exist")
         return _run(args.input, ffmpeg_args, args.audio_from, args.max_frames)

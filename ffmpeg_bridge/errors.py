@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class FfmpegError(BridgeError, RuntimeError):
         self.stderr_tail = stderr_tail
         if message is None:
             last = summarize_stderr(stderr_tail)
-            message = f"ffmpeg exited with code {returncode}" + (f": {last}" if last else "")
+            how = f"exited with code {returncode}" if returncode >= 0 else f"was killed by {_signal_name(-returncode)}"
+            message = f"ffmpeg {how}" + (f": {last}" if last else "")
         self.message = message
         super().__init__(message)
 
@@ -63,3 +65,10 @@ def summarize_stderr(text: str) -> str:
         if _ERROR_WORDS.search(ln) and ln != "Conversion failed!":
             return ln
     return lines[-1] if lines else ""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, BinaryIO, Self
+from typing import IO, Self
 
 from .errors import FfmpegError, FfmpegNotFoundError
 from .ffmpeg_args import audio_args, can_write_atomically, color_args, find_output_file, replace_output
@@ -69,7 +69,7 @@ class FfmpegSink:
         *,
         audio_from: Path | None = None,
         ffmpeg: FfmpegBinary | None = None,
-        echo_stderr: BinaryIO | None = None,
+        echo_stderr: IO[bytes] | None = None,
         stdout: IO[bytes] | int | None = None,
         atomic: bool = True,
     ) -> None:
@@ -92,6 +92,7 @@ class FfmpegSink:
         self._stderr_thread: threading.Thread | None = None
         self._stderr_tail = bytearray()
         self._input_closed = False
+        self._error: FfmpegError | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -246,6 +247,8 @@ class FfmpegSink:
     def _finish(self, timeout: float | None = None) -> int:
         proc = self._proc
         assert proc is not None
+        if self._error is not None:
+            raise self._error
         if self.returncode is not None:
             return self.returncode
         self._input_closed = True
@@ -259,19 +262,22 @@ class FfmpegSink:
             self.returncode = proc.returncode
             self._join_stderr()
             self._discard_tmp()
-            raise FfmpegError(
+            self._error = FfmpegError(
                 proc.returncode, self.stderr_tail, f"ffmpeg did not finish within {timeout} s after its input ended"
-            ) from None
+            )
+            raise self._error from None
         self.returncode = proc.returncode
         self._join_stderr()
         if self.returncode == 0 and _OUTPUT_REFUSED in self.stderr_tail:
             # e.g. a second output that already exists: ffmpeg 9 says so but exits with 0.
             self._discard_tmp()
             self.returncode = 1
-            raise FfmpegError(1, self.stderr_tail)
+            self._error = FfmpegError(1, self.stderr_tail)
+            raise self._error
         if self.returncode != 0:
             self._discard_tmp()
-            raise FfmpegError(self.returncode, self.stderr_tail)
+            self._error = FfmpegError(self.returncode, self.stderr_tail)
+            raise self._error
         if self._tmp_path is not None and self.output_path is not None and self._tmp_path.exists():
             os.replace(self._tmp_path, self.output_path)
             logger.debug("wrote %s", self.output_path)

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -73,7 +73,7 @@ def open_video(path: Path | str, max_frames: int | None = None) -> tuple[VideoIn
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
-        raise SourceError(f"cannot open {path} as video: {exc}") from None
+        raise SourceError(f"cannot open {path} as video: {_av_reason(exc)}") from None
     try:
         if not container.streams.video:
             kinds = ", ".join(s.type for s in container.streams) or "no streams"
@@ -100,7 +100,12 @@ def _next_frame(decoded: Iterator[Any], path: Path, index: int) -> Any | None:
     try:
         return next(decoded, None)
     except av.FFmpegError as exc:
-        raise SourceError(f"{path}: cannot decode video frame {index}: {exc}") from None
+        raise SourceError(f"{path}: cannot decode video frame {index}: {_av_reason(exc)}") from None
+
+
+def _av_reason(exc: Exception) -> str:
+    """PyAV's message without the errno number and the repeated file name."""
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 def _describe_av(stream: Any, first: av.video.frame.VideoFrame, max_frames: int | None) -> tuple[VideoInfo, Any]:
@@ -113,7 +118,9 @@ def _describe_av(stream: Any, first: av.video.frame.VideoFrame, max_frames: int 
         pix_fmt, forced_range = direct
     else:
         deep = max(c.bits for c in fmt.components) > 8
-        full_chroma = is_rgb or (len(fmt.components) >= 3 and fmt.chroma_width(64) == 64 and fmt.chroma_height(64) == 64)
+        full_chroma = is_rgb or (
+            len(fmt.components) >= 3 and fmt.chroma_width(64) == 64 and fmt.chroma_height(64) == 64
+        )
         if full_chroma:
             pix_fmt = PixelFormat.YUV444P10 if deep else PixelFormat.YUV444P
         else:
@@ -129,11 +136,12 @@ def _describe_av(stream: Any, first: av.video.frame.VideoFrame, max_frames: int 
                 return value
         return UNSPECIFIED
 
-    if forced_range is not None:
-        color_range = forced_range
-    else:
-        color_range = _AV_RANGE.get(int(cc.color_range or 0)) or _AV_RANGE.get(int(first.color_range or 0))
-        color_range = color_range or ColorRange.LIMITED
+    color_range = (
+        forced_range
+        or _AV_RANGE.get(int(cc.color_range or 0))
+        or _AV_RANGE.get(int(first.color_range or 0))
+        or ColorRange.LIMITED
+    )
     matrix = 1 if is_rgb else tag("colorspace")
     info = VideoInfo(
         width=first.width,
@@ -268,7 +276,7 @@ def from_vs_node(node: vs.VideoNode) -> tuple[VideoInfo, Iterator[Frame]]:
     return info, _vs_frames(node, info.pix_fmt.dtype)
 
 
-def _vs_frames(node: vs.VideoNode, dtype: np.dtype) -> Iterator[Frame]:
+def _vs_frames(node: vs.VideoNode, dtype: np.dtype[Any]) -> Iterator[Frame]:
     for frame in node.frames(close=True):
         yield tuple(np.array(np.asarray(frame[p]), dtype=dtype, copy=True) for p in range(frame.format.num_planes))
 
@@ -276,13 +284,13 @@ def _vs_frames(node: vs.VideoNode, dtype: np.dtype) -> Iterator[Frame]:
 # --------------------------------------------------------------------------- Y4M
 
 
-def open_y4m(source: Path | str | BinaryIO, max_frames: int | None = None) -> tuple[VideoInfo, Iterator[Frame]]:
+def open_y4m(source: Path | str | IO[bytes], max_frames: int | None = None) -> tuple[VideoInfo, Iterator[Frame]]:
     """Frames of a Y4M file or binary stream (``sys.stdin.buffer``, a pipe)."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
             raise SourceError(f"input file {path} does not exist")
-        stream: BinaryIO = path.open("rb")
+        stream: IO[bytes] = path.open("rb")
         try:
             info, frames = read_y4m(stream)
         except BaseException:
@@ -298,7 +306,7 @@ def open_y4m(source: Path | str | BinaryIO, max_frames: int | None = None) -> tu
     return info, frames
 
 
-def _closing(frames: Iterator[Frame], stream: BinaryIO) -> Iterator[Frame]:
+def _closing(frames: Iterator[Frame], stream: IO[bytes]) -> Iterator[Frame]:
     try:
         yield from frames
     finally:

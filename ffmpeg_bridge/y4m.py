@@ -18,7 +18,7 @@ import logging
 import sys
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -184,7 +184,7 @@ class Y4MWriter:
     :param info: what the frames are; every frame is checked against it.
     """
 
-    def __init__(self, stream: BinaryIO, info: VideoInfo) -> None:
+    def __init__(self, stream: IO[bytes], info: VideoInfo) -> None:
         self.stream = stream
         self.info = info
         self.frames_written = 0
@@ -242,12 +242,12 @@ class Y4MWriter:
         return out
 
 
-def write_y4m(stream: BinaryIO, info: VideoInfo, frames: Iterable[Frame]) -> int:
+def write_y4m(stream: IO[bytes], info: VideoInfo, frames: Iterable[Frame]) -> int:
     """Write a whole Y4M stream; returns the number of frames written."""
     return Y4MWriter(stream, info).write_all(frames)
 
 
-def _write_all(stream: BinaryIO, data: bytes | memoryview) -> None:
+def _write_all(stream: IO[bytes], data: bytes | memoryview) -> None:
     view = memoryview(data).cast("B")
     while view.nbytes:
         written = stream.write(view)
@@ -259,7 +259,7 @@ def _write_all(stream: BinaryIO, data: bytes | memoryview) -> None:
 # --------------------------------------------------------------------------- reader
 
 
-def read_y4m(stream: BinaryIO) -> tuple[VideoInfo, Iterator[Frame]]:
+def read_y4m(stream: IO[bytes]) -> tuple[VideoInfo, Iterator[Frame]]:
     """Read a Y4M stream.
 
     The header is parsed now (so a bad stream fails here); frames are read lazily, each
@@ -283,7 +283,7 @@ def read_y4m(stream: BinaryIO) -> tuple[VideoInfo, Iterator[Frame]]:
     return info, _frames(stream, info, len(line))
 
 
-def _frames(stream: BinaryIO, info: VideoInfo, offset: int) -> Iterator[Frame]:
+def _frames(stream: IO[bytes], info: VideoInfo, offset: int) -> Iterator[Frame]:
     shapes = info.pix_fmt.plane_shapes(info.width, info.height)
     file_dtype = _LITTLE_ENDIAN_U16 if info.pix_fmt.bit_depth > 8 else np.dtype(np.uint8)
     native = info.pix_fmt.dtype
@@ -316,7 +316,7 @@ def _frames(stream: BinaryIO, info: VideoInfo, offset: int) -> Iterator[Frame]:
         raise Y4MError(f"Y4M stream ended after {index} frames but its header announced XLENGTH={info.num_frames}")
 
 
-def _rest_of_frame_header(stream: BinaryIO, start: bytes, index: int, offset: int) -> bytes:
+def _rest_of_frame_header(stream: IO[bytes], start: bytes, index: int, offset: int) -> bytes:
     """The frame header when it is not the plain ``FRAME\\n`` (parameters, or garbage)."""
     if len(start) < len(FRAME_LINE) and FRAME_LINE.startswith(start):
         raise Y4MError(f"truncated Y4M frame {index}: input ended inside the FRAME marker at byte {offset}")
@@ -331,7 +331,7 @@ def _rest_of_frame_header(stream: BinaryIO, start: bytes, index: int, offset: in
     return line
 
 
-def _read_small(stream: BinaryIO, size: int) -> bytes:
+def _read_small(stream: IO[bytes], size: int) -> bytes:
     """Up to ``size`` bytes; fewer only at end of input (raw streams may return short reads)."""
     data = stream.read(size)
     while data and len(data) < size:
@@ -342,7 +342,7 @@ def _read_small(stream: BinaryIO, size: int) -> bytes:
     return data or b""
 
 
-def _read_into(stream: BinaryIO, buf: bytearray) -> int:
+def _read_into(stream: IO[bytes], buf: bytearray) -> int:
     """Fill ``buf`` from ``stream``; returns the byte count (short only at end of input)."""
     view = memoryview(buf)
     total = 0

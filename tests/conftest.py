@@ -35,3 +35,45 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny, real (saved + reloaded, CDF tables built) model folder with 4 rate points, GOP 9."""
+    import torch
+
+    from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
+    from vsgnvc.models.latent_codec import ContextualLatentCodec
+    from vsgnvc.models.vae import SMALL_VAE_CONFIG, VideoVAE
+
+    torch.manual_seed(0)
+    vae = VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4))
+    codec = ContextualLatentCodec(hidden_channels=16, y_channels=16, z_channels=8, context_channels=8, num_rates=4)
+    codec.update()
+    rates = tuple(RatePoint(i, 0.05 * 2**i, bpp=0.01 * 2**i) for i in range(4))
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    GnvcModel(vae, codec, ModelIndex("tiny-test", rates, 1, gop_size=9)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path):
+    from vsgnvc.models.bundle import GnvcModel
+
+    return GnvcModel.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def small_clip_y4m(bikes_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """13 real frames of bikes.mp4 scaled to 96x40 (4:2:0, 8-bit) as a y4m file."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = tmp_path_factory.mktemp("clips") / "bikes_96x40.y4m"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(bikes_clip), "-frames:v", "13",
+         "-vf", "scale=96:40:flags=area", "-pix_fmt", "yuv420p", "-f", "yuv4mpegpipe", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out

@@ -235,13 +235,13 @@ def test_gop_order_and_frame_checks(tmp_path: Path) -> None:
         writer.write_gop(gops[0])
         with pytest.raises(ValueError, match="out of order"):
             writer.write_gop(gops[0])
-        with pytest.raises(ValueError, match="header implies 8..15"):
+        with pytest.raises(ValueError, match=r"header implies 8\.\.15"):
             writer.write_gop(GopRecord(1, 8, 7, False, ((b"x",),)))
         with pytest.raises(TypeError):
             writer.write_gop("gop")  # type: ignore[arg-type]
         writer.write_gop(gops[1])
         writer.write_gop(gops[2])
-        with pytest.raises(ValueError, match="out of order|one too many"):
+        with pytest.raises(ValueError, match=r"out of order|one too many"):
             writer.write_gop(GopRecord(3, 24, 1, False, ((b"x",),)))
     with pytest.raises(ValueError, match="closed"):
         writer.write_gop(gops[0])
@@ -263,7 +263,7 @@ def test_writer_path_errors(tmp_path: Path) -> None:
 def test_reader_rejects_non_gnvc_inputs(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("hello, this is not a video\n" * 10)
-    with pytest.raises(GNVCFormatError, match="not a .gnvc file"):
+    with pytest.raises(GNVCFormatError, match=r"not a \.gnvc file"):
         GnvcReader(text)
     empty = tmp_path / "empty.gnvc"
     empty.write_bytes(b"")
@@ -302,3 +302,13 @@ def test_bitstream_imports_no_torch_and_no_other_vsgnvc_package() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_format_error_survives_pickling() -> None:
+    import pickle
+
+    error = GNVCFormatError("chunk CRC32 mismatch", path=Path("a.gnvc"), offset=12, gop=3, field="payload_crc32")
+    copy = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy, GNVCFormatError) and isinstance(copy, ValueError)
+    assert (str(copy), copy.offset, copy.gop, copy.field) == (str(error), 12, 3, "payload_crc32")
+    assert str(error) == "a.gnvc: chunk CRC32 mismatch (GOP 3, field payload_crc32, byte 12)"

@@ -120,8 +120,19 @@ def test_header_type_errors(overrides: dict[str, object], error: type[Exception]
 
 
 def test_limits_are_inclusive() -> None:
-    make(width=16384, height=16384, coded_width=16384, coded_height=16384, num_frames=10_000_000, gop_size=4096,
-         model_name="m" * 255, source_path="s" * 4096, encoder="e" * 255, fps_num=2**32 - 1, fps_den=2**32 - 1)
+    make(
+        width=16384,
+        height=16384,
+        coded_width=16384,
+        coded_height=16384,
+        num_frames=10_000_000,
+        gop_size=4096,
+        model_name="m" * 255,
+        source_path="s" * 4096,
+        encoder="e" * 255,
+        fps_num=2**32 - 1,
+        fps_den=2**32 - 1,
+    )
 
 
 @pytest.mark.parametrize(
@@ -190,8 +201,13 @@ def test_largest_header_hits_the_documented_maximum() -> None:
     ],
 )
 def test_gop_record_validation(kwargs: dict[str, object], error: type[Exception]) -> None:
-    base: dict[str, object] = {"index": 0, "first_frame": 0, "num_frames": 5, "scene_cut": False,
-                               "latent_frames": ((b"y", b"z"),)}
+    base: dict[str, object] = {
+        "index": 0,
+        "first_frame": 0,
+        "num_frames": 5,
+        "scene_cut": False,
+        "latent_frames": ((b"y", b"z"),),
+    }
     with pytest.raises(error):
         GopRecord(**{**base, **kwargs})  # type: ignore[arg-type]
 

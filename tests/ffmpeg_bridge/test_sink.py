@@ -128,9 +128,10 @@ def test_frames_limit_stops_early_without_error(tmp_path: Path, read_back) -> No
 
 @pytest.mark.timeout(60)
 def test_disk_full_raises(tmp_path: Path) -> None:
-    with pytest.raises(FfmpegError, match="No space left on device") as err, FfmpegSink(
-        MEDIUM, ["-f", "rawvideo", "-y", "/dev/full"]
-    ) as sink:
+    with (
+        pytest.raises(FfmpegError, match="No space left on device") as err,
+        FfmpegSink(MEDIUM, ["-f", "rawvideo", "-y", "/dev/full"]) as sink,
+    ):
         sink.write_all(MEDIUM.blank_frame() for _ in range(50))
     assert err.value.returncode != 0
 
@@ -172,7 +173,10 @@ def test_source_failure_aborts_ffmpeg_and_leaves_no_file(tmp_path: Path) -> None
 
 
 def test_wrong_frame_is_rejected_before_reaching_ffmpeg(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="expected shape"), FfmpegSink(SMALL, ["-c:v", "ffv1", str(tmp_path / "x.mkv")]) as sink:
+    with (
+        pytest.raises(ValueError, match="expected shape"),
+        FfmpegSink(SMALL, ["-c:v", "ffv1", str(tmp_path / "x.mkv")]) as sink,
+    ):
         sink.write(VideoInfo(32, 16, Fraction(25)).blank_frame())
     assert not (tmp_path / "x.mkv").exists()
 
@@ -221,3 +225,29 @@ def test_bad_arguments_with_input_that_fits_the_pipe_fail_at_close(tmp_path: Pat
     with pytest.raises(FfmpegError, match="Unrecognized option 'bogus'") as err:
         sink.close()
     assert err.value.returncode == 8
+
+
+def test_second_output_that_exists_is_an_error_not_a_silent_success(tmp_path: Path) -> None:
+    # ffmpeg 9 refuses the existing second output but exits with 0; the sink must not report success.
+    (tmp_path / "b.mkv").write_bytes(b"old")
+    args = ["-c:v", "ffv1", str(tmp_path / "a.mkv"), "-c:v", "ffv1", str(tmp_path / "b.mkv")]
+    with pytest.raises(FfmpegError, match="already exists") as err, FfmpegSink(SMALL, args) as sink:
+        sink.write(SMALL.blank_frame())
+    assert err.value.returncode == 1
+    assert (tmp_path / "b.mkv").read_bytes() == b"old"
+
+
+@pytest.mark.timeout(60)
+def test_close_timeout_kills_a_slow_ffmpeg(tmp_path: Path) -> None:
+    out = tmp_path / "slow.mkv"
+    sink = FfmpegSink(SMALL, ["-vf", "realtime", "-c:v", "ffv1", str(out)])  # 25 frames take ~0.8 s
+    sink.start()
+    sink.write_all(SMALL.blank_frame() for _ in range(25))
+    start = time.monotonic()
+    with pytest.raises(FfmpegError, match=r"did not finish within 0\.2 s"):
+        sink.close(timeout=0.2)
+    assert time.monotonic() - start < 5
+    assert not out.exists()
+    assert _leftovers(tmp_path) == []
+    with pytest.raises(FfmpegError):  # the failure sticks
+        sink.close()

@@ -274,7 +274,9 @@ def test_ffmpeg_reads_what_we_write(tmp_path: Path, run_ffmpeg, random_frames) -
 
 
 def _vspipe_y4m(vspipe: Path, script: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([str(vspipe), "-c", "y4m", str(script), "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [str(vspipe), "-c", "y4m", str(script), "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def test_reads_vspipe_blankclip_from_a_pipe(tmp_path: Path, vspipe: Path) -> None:

@@ -52,7 +52,7 @@ def test_state_dependent_oracle_lands_on_x1(t_start: float, steps: int) -> None:
 
 
 def test_start_point_is_paper_formula() -> None:
-    x_1, x_c, x_0 = _tensors(7)
+    _, x_c, x_0 = _tensors(7)
     seen: list[torch.Tensor] = []
 
     def record(sample: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

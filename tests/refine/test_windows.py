@@ -41,7 +41,9 @@ def test_exhaustive_plan_properties() -> None:
                     assert math.isclose(math.fsum(w for _, w in pairs), 1.0, abs_tol=1e-12)
                     assert all(0.0 < w <= 1.0 for _, w in pairs)
                     if 2 * overlap < window:
-                        assert len(pairs) <= 2
+                        # Two windows per frame, three only where windows had to shrink below 2 * overlap.
+                        shrunk = any(len(w) < 2 * overlap for w in plan.windows)
+                        assert len(pairs) <= (3 if shrunk else 2)
 
 
 def test_plan_depends_only_on_its_arguments() -> None:
@@ -58,11 +60,8 @@ def test_plan_depends_only_on_its_arguments() -> None:
 def test_default_paper_plan() -> None:
     # 96 frames -> 1 + 95 // 4 = 24 latent frames; window 7 overlap 2.
     plan = plan_windows(24, 7, 2)
-    assert [(w.start, w.stop) for w in plan.windows] == [(0, 7), (5, 12), (10, 17), (15, 21), (19, 24)][: len(plan.windows)] or all(
-        len(w) <= 7 for w in plan.windows
-    )
+    assert [(w.start, w.stop) for w in plan.windows] == [(0, 7), (5, 12), (10, 16), (14, 20), (18, 24)]
     assert len(plan.windows) == math.ceil((24 - 2) / (7 - 2))
-    assert {len(w) for w in plan.windows} <= {6, 7}
 
 
 def test_cut_splits_windows() -> None:
@@ -73,7 +72,7 @@ def test_cut_splits_windows() -> None:
 
 
 def test_raised_cosine_ramp_is_smooth_and_complementary() -> None:
-    plan = plan_windows(12, 7, 4)
+    plan = plan_windows(10, 7, 4)
     first, second = plan.windows
     overlap = range(second.start, first.stop)
     ramp_up = [dict(plan.blend_weights(f))[second] for f in overlap]

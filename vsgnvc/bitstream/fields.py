@@ -37,8 +37,9 @@ def as_int(owner: str, field: str, value: object, lo: int, hi: int) -> int:
 
 
 def as_bool(owner: str, field: str, value: object) -> bool:
-    """Return ``value`` as a ``bool``; accepts bools (numpy too) and the ints 0 and 1."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    """Return ``value`` as a ``bool``; accepts bools (numpy's too, without importing numpy) and the ints 0 and 1."""
+    kind = type(value)
+    if isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in {"bool_", "bool"}):
         return bool(value)
     if isinstance(value, int) and value in (0, 1):
         return bool(value)

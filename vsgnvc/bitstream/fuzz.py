@@ -18,7 +18,8 @@ import time
 import traceback
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +28,13 @@ from types import FrameType
 from vsgnvc.bitstream.container import GnvcReader, GnvcWriter, read_header
 from vsgnvc.bitstream.errors import GNVCFormatError
 from vsgnvc.bitstream.gop import GopRecord
-from vsgnvc.bitstream.header import HEADER_FIXED_FIELDS, PixelFormatCode, RefineSettings, SequenceHeader
+from vsgnvc.bitstream.header import (
+    HEADER_FIXED_FIELDS,
+    HEADER_TEXT_FIELDS,
+    PixelFormatCode,
+    RefineSettings,
+    SequenceHeader,
+)
 from vsgnvc.bitstream.layout import (
     CHUNK_AT,
     CHUNK_HEADER,
@@ -43,6 +50,7 @@ from vsgnvc.bitstream.layout import (
     TRAILER_CRC_SPAN,
     WEIGHTS_HASH_BYTES,
 )
+from vsgnvc.bitstream.varint import decode_uvarint
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +98,9 @@ def map_file(data: bytes) -> FileMap:
         fields[name] = (pos, fmt)
         pos += fmt.size
     text_at = []
-    for _ in range(3):
+    for _ in HEADER_TEXT_FIELDS:
         text_at.append(pos)
-        n, pos = _varint(data, pos)
+        n, pos = decode_uvarint(data, pos, len(data))
         pos += n
     trailer_at = len(data) - TRAILER.size
     index_at, num_gops, _, _ = TRAILER.unpack_from(data, trailer_at)
@@ -100,17 +108,6 @@ def map_file(data: bytes) -> FileMap:
     bounds = [*offsets, index_at]
     chunks = tuple((bounds[k], bounds[k + 1] - bounds[k]) for k in range(num_gops))
     return FileMap(data, payload_at, length, fields, tuple(text_at), chunks, index_at, trailer_at)
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
 
 
 def fix_crcs(buf: bytearray, fmap: FileMap) -> None:
@@ -289,6 +286,29 @@ class CaseResult:
     detail: str
 
 
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise ``_CaseTimeout`` after ``seconds`` (main thread on POSIX only; elsewhere a no-op).
+
+    An outer SIGALRM timer (pytest-timeout's, for one) is suspended and then resumed with the
+    time it had left, so nesting this inside such a timer does not cancel it.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+    start = time.monotonic()
+    previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay > 0:
+            left = max(previous_delay - (time.monotonic() - start), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, previous_interval)
+
+
 def run_case(
     data: bytes, kind: str, scratch: Path, reference: tuple[SequenceHeader, list[GopRecord]], time_limit: float
 ) -> CaseResult:
@@ -296,17 +316,10 @@ def run_case(
     # a fresh inode: truncating a file in place makes ext4 flush it first (auto_da_alloc), ~3 ms a case
     scratch.unlink(missing_ok=True)
     scratch.write_bytes(data)
-    use_timer = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-    previous = signal.signal(signal.SIGALRM, _on_alarm) if use_timer else None
     start = time.perf_counter()
     try:
-        if use_timer:
-            signal.setitimer(signal.ITIMER_REAL, time_limit)
-        try:
+        with _deadline(time_limit):
             header, gops, _ = read_everything(scratch)
-        finally:
-            if use_timer:
-                signal.setitimer(signal.ITIMER_REAL, 0)
         same = (header, gops) == reference
         outcome, detail = (Outcome.CLEAN_SAME if same else Outcome.CLEAN_CHANGED), ""
     except GNVCFormatError as exc:
@@ -315,9 +328,6 @@ def run_case(
         outcome, detail = Outcome.TIMEOUT, f"no result within {time_limit} s"
     except Exception as exc:
         outcome, detail = Outcome.OTHER_ERROR, "".join(traceback.format_exception(exc))
-    finally:
-        if use_timer:
-            signal.signal(signal.SIGALRM, previous)
     seconds = time.perf_counter() - start
     if seconds > time_limit and outcome not in BUG_OUTCOMES:
         outcome, detail = Outcome.TIMEOUT, f"took {seconds:.3f} s (limit {time_limit} s)"

@@ -45,6 +45,7 @@ class ExactConv2d(nn.Conv2d):
         self.weight.copy_(to_grid(self.weight, WEIGHT_FRACTION_BITS, WEIGHT_LIMIT).float())
         self.bias.copy_(to_grid(self.bias, WEIGHT_FRACTION_BITS + ACT_FRACTION_BITS, ACT_LIMIT).float())
 
+    @torch.no_grad()
     def forward_exact(self, x: torch.Tensor) -> torch.Tensor:
         """float64 in (on the activation grid), float64 out (on the product grid)."""
         b, _, h, w = x.shape
@@ -81,6 +82,7 @@ class ExactNet(nn.Module):
                 x = F.relu(x)
         return x
 
+    @torch.no_grad()
     def forward_exact(self, x: torch.Tensor) -> torch.Tensor:
         x = to_grid(x)
         for i, layer in enumerate(self.layers):

@@ -26,7 +26,9 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-def _curve(rate: Sequence[float], quality: Sequence[float], name: str, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
+def _curve(
+    rate: Sequence[float], quality: Sequence[float], name: str, higher_is_better: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate one RD curve; return ``(log_rate, quality)`` sorted by rate."""
     r = np.asarray(rate, dtype=np.float64)
     q = np.asarray(quality, dtype=np.float64)

@@ -9,7 +9,10 @@
    Sundaram et al. 2010: ``|F + B~|^2 < 0.01 (|F|^2 + |B~|^2) + 0.5``, with ``B~ = B(x + F(x))``;
 4. the pair's error is the mean of ``(out_t - W)^2`` over non-occluded pixels and the 3 channels.
 
-The pair errors are averaged over all pairs. **Units: squared 8-bit code values**, i.e. RGB in 0-255; divide
+The pair errors are averaged over all pairs. Pairs where fewer than ``min_valid`` (default 25 %) of the
+pixels survive the occlusion test are treated as **scene cuts** of the reference and skipped by both
+metrics (across a cut no pixel has a correspondence, and the handful that pass by chance would dominate
+the mean). **Units: squared 8-bit code values**, i.e. RGB in 0-255; divide
 by ``255**2`` (:data:`UNIT_SCALE_01`) for the [0, 1] convention. The reference's own warping error
 (``warping_error(ref, ref)``) is not zero (flow errors, lighting); report it as the floor.
 
@@ -35,7 +38,7 @@ UNIT_SCALE_01: float = 255.0**2
 def _dis() -> object:
     import cv2
 
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -67,19 +70,26 @@ class ReferenceFlows:
 
     :param forward: ``[N-1, H, W, 2]`` flow from ``t`` to ``t+1`` (pixels, x then y).
     :param valid: ``[N-1, H, W]`` bool, non-occluded pixels of frame ``t`` that land inside frame ``t+1``.
+    :param cut: ``[N-1]`` bool, pairs treated as scene cuts (skipped).
     """
 
     forward: np.ndarray
     valid: np.ndarray
+    cut: np.ndarray
 
     @property
     def num_frames(self) -> int:
         return int(self.forward.shape[0]) + 1
 
 
-def reference_flows(ref: np.ndarray) -> ReferenceFlows:
-    """Compute DIS flows and forward-backward occlusion masks on the reference RGB video ``[N, H, W, 3]``."""
+def reference_flows(ref: np.ndarray, *, min_valid: float = 0.25) -> ReferenceFlows:
+    """Compute DIS flows and forward-backward occlusion masks on the reference RGB video ``[N, H, W, 3]``.
+
+    :param min_valid: pairs with a smaller non-occluded fraction are marked as scene cuts.
+    """
     check_rgb(ref, "reference_flows")
+    if not 0 <= min_valid < 1:
+        raise ValueError(f"reference_flows: min_valid must be in [0, 1), got {min_valid}")
     if ref.shape[0] < 2:
         raise ValueError("reference_flows: need at least 2 frames")
     n, h, w, _ = ref.shape
@@ -97,7 +107,11 @@ def reference_flows(ref: np.ndarray) -> ReferenceFlows:
         bound = 0.01 * (np.sum(fwd**2, axis=-1) + np.sum(bwd_at**2, axis=-1)) + 0.5
         forward.append(fwd)
         valid.append(inside & (mismatch < bound))
-    return ReferenceFlows(np.stack(forward), np.stack(valid))
+    valid_arr = np.stack(valid)
+    cut = valid_arr.mean(axis=(1, 2)) < min_valid
+    if cut.any():
+        logger.info("reference_flows: skipping pairs %s as scene cuts", np.flatnonzero(cut).tolist())
+    return ReferenceFlows(np.stack(forward), valid_arr, cut)
 
 
 def _check_pair(ref: np.ndarray | ReferenceFlows, out: np.ndarray, what: str) -> ReferenceFlows:
@@ -112,7 +126,7 @@ def _check_pair(ref: np.ndarray | ReferenceFlows, out: np.ndarray, what: str) ->
 
 
 def warping_error_per_pair(ref: np.ndarray | ReferenceFlows, out: np.ndarray) -> np.ndarray:
-    """Warping error of each frame pair ``(t, t+1)``, ``[N-1]`` float64, in 0-255 squared units.
+    """Warping error of each frame pair ``(t, t+1)``, ``[N-1]`` float64, in 0-255 squared units (NaN at cuts).
 
     :param ref: reference RGB ``[N, H, W, 3]`` ``uint8`` or its precomputed :class:`ReferenceFlows`.
     :param out: output (decoded) RGB of the same shape.
@@ -122,11 +136,12 @@ def warping_error_per_pair(ref: np.ndarray | ReferenceFlows, out: np.ndarray) ->
     gx, gy = _grid(h, w)
     errors = np.empty(flows.forward.shape[0])
     for t, (fwd, valid) in enumerate(zip(flows.forward, flows.valid, strict=True)):
+        if flows.cut[t]:
+            errors[t] = np.nan
+            continue
         warped = _remap(out[t + 1].astype(np.float32), gx + fwd[..., 0], gy + fwd[..., 1])
         sq = (out[t].astype(np.float32) - warped) ** 2
-        count = int(valid.sum())
-        # A pair with every pixel occluded carries no evidence; it is skipped (NaN) rather than scored 0.
-        errors[t] = float(sq[valid].sum()) / (3 * count) if count else np.nan
+        errors[t] = float(sq[valid].sum()) / (3 * int(valid.sum()))
     return errors
 
 
@@ -135,11 +150,11 @@ def warping_error(ref: np.ndarray | ReferenceFlows, out: np.ndarray) -> float:
 
     :param ref: reference RGB ``[N, H, W, 3]`` ``uint8`` (flow is computed on it) or its :class:`ReferenceFlows`.
     :param out: output RGB of the same shape.
-    :raises ValueError: on mismatched shapes, fewer than 2 frames, or no non-occluded pixel in any pair.
+    :raises ValueError: on mismatched shapes, fewer than 2 frames, or every pair being a scene cut.
     """
     per_pair = warping_error_per_pair(ref, out)
     if np.isnan(per_pair).all():
-        raise ValueError("warping_error: every pixel of every pair is occluded")
+        raise ValueError("warping_error: every frame pair of the reference is a scene cut")
     return float(np.nanmean(per_pair))
 
 
@@ -150,5 +165,8 @@ def tof(ref: np.ndarray | ReferenceFlows, out: np.ndarray) -> float:
     :param out: output RGB of the same shape.
     """
     flows = _check_pair(ref, out, "tof")
+    if flows.cut.all():
+        raise ValueError("tof: every frame pair of the reference is a scene cut")
     out_flow = _flows(_grey(out))
-    return float(np.mean(np.sqrt(np.sum((out_flow - flows.forward) ** 2, axis=-1))))
+    epe = np.sqrt(np.sum((out_flow - flows.forward) ** 2, axis=-1)).mean(axis=(1, 2))
+    return float(epe[~flows.cut].mean())

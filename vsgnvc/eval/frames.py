@@ -65,7 +65,9 @@ def check_yuv420(yuv: Yuv420, what: str = "yuv") -> Yuv420:
     if h % 2 or w % 2:
         raise ValueError(f"{what}: 4:2:0 needs an even size, got {w}x{h}")
     if u.shape != (n, h // 2, w // 2) or v.shape != (n, h // 2, w // 2):
-        raise ValueError(f"{what}: chroma planes must be [{n}, {h // 2}, {w // 2}], got {list(u.shape)}, {list(v.shape)}")
+        raise ValueError(
+            f"{what}: chroma planes must be [{n}, {h // 2}, {w // 2}], got {list(u.shape)}, {list(v.shape)}"
+        )
     return (y, u, v)
 
 

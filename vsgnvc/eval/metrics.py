@@ -191,6 +191,8 @@ def vmaf(
     :raises ValueError: on mismatched sizes or frame counts.
     :raises EvalError: if ffmpeg lacks libvmaf or fails, or libvmaf scores a different number of frames.
     """
+    if "'" in model or "\\" in model:
+        raise ValueError(f"vmaf: model option must not contain quotes or backslashes: {model!r}")
     if not has_filter("libvmaf"):
         raise EvalError("vmaf: this ffmpeg binary has no libvmaf filter")
     with tempfile.TemporaryDirectory(prefix="vsgnvc-vmaf-") as tmp:

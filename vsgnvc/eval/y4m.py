@@ -143,7 +143,9 @@ def read_y4m(path: Path) -> tuple[Yuv420, Fraction]:
         raise ValueError(f"{path}: not a y4m file (no header line)")
     width, height, fps = _parse_header(data[:end], path)
     luma, chroma = width * height, (width // 2) * (height // 2)
-    ys, us, vs = [], [], []
+    ys: list[np.ndarray] = []
+    us: list[np.ndarray] = []
+    vs: list[np.ndarray] = []
     pos = end + 1
     while pos < len(data):
         if not data.startswith(_FRAME, pos):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from typing import Any
 import torch
 from diffusers import ConfigMixin, ModelMixin, WanTransformer3DModel
 from diffusers.configuration_utils import register_to_config
+from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
+from diffusers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME
+from safetensors.torch import load_file
 from torch import nn
 
 logger = logging.getLogger(__name__)
@@ -70,6 +74,10 @@ BlockResidual = Callable[[int, torch.Tensor], torch.Tensor | None]
 _WAN_CLASS = "WanTransformer3DModel"
 
 
+class WeightsError(ValueError):
+    """A model folder whose weights do not match its config."""
+
+
 class PriorError(ValueError):
     """A prior folder or transformer that vsgnvc cannot use."""
 
@@ -98,26 +106,72 @@ def _find_transformer_folder(path: Path) -> tuple[Path, str | None]:
     raise PriorError(f"{path} holds no diffusers {_WAN_CLASS} (looked for config.json and transformer/config.json)")
 
 
-def load_prior(path: Path | str, *, torch_dtype: torch.dtype | None = None) -> WanTransformer3DModel:
-    """Load a diffusers-format Wan2.1 text-to-video transformer unchanged, frozen and in eval mode.
+def load_prior(path: Path | str) -> WanTransformer3DModel:
+    """Load a diffusers-format Wan2.1 text-to-video transformer unchanged (strictly), frozen, in eval mode, float32.
 
     Args:
-        path (`Path`): a transformer folder (``config.json`` + safetensors) or a whole diffusers Wan pipeline
-            folder, whose ``transformer/`` subfolder is then used.
-        torch_dtype (`torch.dtype`, *optional*): passed to ``from_pretrained``, which keeps the modules Wan lists in
-            ``_keep_in_fp32_modules`` in float32.
+        path (`Path`): a transformer folder (``config.json`` + safetensors, single or sharded) or a whole diffusers Wan
+            pipeline folder, whose ``transformer/`` subfolder is then used.
     """
     path = Path(path)
     if not path.is_dir():
         raise PriorError(f"prior folder {path} does not exist")
     root, subfolder = _find_transformer_folder(path)
-    kwargs: dict[str, Any] = {"subfolder": subfolder} if subfolder else {}
-    if torch_dtype is not None:
-        kwargs["torch_dtype"] = torch_dtype
-    transformer = WanTransformer3DModel.from_pretrained(root, **kwargs)
+    transformer = load_pretrained_strict(WanTransformer3DModel, root / subfolder if subfolder else root)
     check_prior(transformer)
-    logger.info("loaded Wan prior from %s (%d layers, dim %d)", path, transformer.config.num_layers, inner_dim(transformer))
+    logger.info(
+        "loaded Wan prior from %s (%d layers, dim %d)", path, transformer.config.num_layers, inner_dim(transformer)
+    )
     return freeze(transformer)
+
+
+def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    single = folder / SAFETENSORS_WEIGHTS_NAME
+    if single.is_file():
+        return load_file(single)
+    index = folder / SAFE_WEIGHTS_INDEX_NAME
+    if index.is_file():
+        weight_map: dict[str, str] = json.loads(index.read_text())["weight_map"]
+        state: dict[str, torch.Tensor] = {}
+        for shard in sorted(set(weight_map.values())):
+            state.update(load_file(folder / shard))
+        return state
+    raise FileNotFoundError(f"{folder} has no {SAFETENSORS_WEIGHTS_NAME} (or sharded index)")
+
+
+def load_pretrained_strict(cls: type[ModelMixin], folder: Path | str) -> Any:
+    """Load a diffusers ``ModelMixin`` folder with every weight accounted for, without ``accelerate``.
+
+    ``ModelMixin.from_pretrained`` needs ``accelerate`` for models that keep modules in float32 (Wan does) and only
+    warns about missing weights. Here the model is built on the ``meta`` device (no random init of a 1.3B model),
+    the weights are assigned with ``strict=True``, and float parameters are made float32; Wan's rotary tables (not
+    in the checkpoint) are rebuilt on the CPU.
+    """
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} has no config.json")
+    config = cls.load_config(folder)
+    with torch.device("meta"):
+        model = cls.from_config(config)
+    state = _read_weights(folder)
+    for pattern in getattr(cls, "_keys_to_ignore_on_load_unexpected", None) or ():
+        state = {k: v for k, v in state.items() if re.search(pattern, k) is None}
+    try:
+        model.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[:3]
+        raise WeightsError(f"weights in {folder} do not match {cls.__name__}: {' '.join(first)}") from exc
+    for name, module in model.named_modules():
+        if isinstance(module, WanRotaryPosEmbed):
+            rebuilt = WanRotaryPosEmbed(module.attention_head_dim, module.patch_size, module.max_seq_len)
+            model.set_submodule(name, rebuilt)
+    for param in model.parameters():
+        if param.is_floating_point() and param.dtype != torch.float32:
+            param.data = param.data.float()
+    leftovers = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if leftovers:
+        raise WeightsError(f"{cls.__name__} from {folder}: tensors not materialised: {leftovers[:5]}")
+    return model.eval()
 
 
 def check_prior(transformer: nn.Module) -> None:

@@ -72,7 +72,14 @@ class WindowedRefiner:
 
     @classmethod
     def from_tensors(
-        cls, refiner: Refiner, x_c: torch.Tensor, context: torch.Tensor, *, plan: WindowPlan, seed: int, **kwargs: object
+        cls,
+        refiner: Refiner,
+        x_c: torch.Tensor,
+        context: torch.Tensor,
+        *,
+        plan: WindowPlan,
+        seed: int,
+        **kwargs: object,
     ) -> WindowedRefiner:
         """Over whole in-memory sequences ``x_c`` ``[B, 16, T, h, w]`` and ``context`` ``[B, C, T, h, w]``."""
         refiner._check_inputs(x_c, context)

@@ -131,4 +131,10 @@ def prior_flow_matching_loss(
     target = x_0 - x1
     prediction = refiner.prior_velocity(x_sigma, sigma).float()
     loss = F.mse_loss(prediction, target)
-    return {"loss": loss, "x1_hat": x_sigma - s * prediction, "sigma": sigma, "prediction": prediction, "target": target}
+    return {
+        "loss": loss,
+        "x1_hat": x_sigma - s * prediction,
+        "sigma": sigma,
+        "prediction": prediction,
+        "target": target,
+    }

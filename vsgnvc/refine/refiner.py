@@ -39,6 +39,7 @@ from vsgnvc.models.prior import (
     cast_module,
     check_prior,
     freeze,
+    load_pretrained_strict,
     load_prior,
     wan_forward,
 )
@@ -380,8 +381,8 @@ class Refiner(nn.Module):
                 raise FileNotFoundError(f"{path} has no prior/ and records no prior_path; pass prior_path=")
             external = Path(recorded) if Path(recorded).is_absolute() else path / recorded
         prior = load_prior(external if external is not None else path / "prior")
-        adapter = WanContextAdapter.from_pretrained(path / "adapter")
-        null = NullTextEmbedding.from_pretrained(path / "null_embedding")
+        adapter = load_pretrained_strict(WanContextAdapter, path / "adapter")
+        null = load_pretrained_strict(NullTextEmbedding, path / "null_embedding")
         sampler = SamplerConfig(t_start=float(meta["t_start"]), steps=int(meta["steps"]))
         refiner = cls(prior, adapter, null, sampler=sampler, freeze_prior=freeze_prior, prior_path=external)
         return refiner.place(device, dtype).eval()

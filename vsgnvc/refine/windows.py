@@ -2,12 +2,15 @@
 
 Each shot (the frames between scene cuts) is covered by the fewest windows of at most ``W`` latent frames that
 overlap their neighbour by exactly ``O`` frames; window lengths inside a shot differ by at most one frame. No window
-spans a cut. Overlaps are blended with complementary raised-cosine ramps, normalised so the weights of every frame
-sum to one. Pure Python (no torch): the VapourSynth layer can plan windows without loading a model.
+spans a cut. A frame lies in one or two windows, three only where windows had to shrink below ``2 * O`` frames
+(large overlaps such as ``W = 11, O = 5``; never for the default ``W = 7, O = 2``). Overlaps are blended with
+complementary raised-cosine ramps, normalised so the weights of every frame sum to one. Pure Python (no torch):
+the VapourSynth layer can plan windows without loading a model.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Iterable
@@ -29,7 +32,11 @@ class Window:
     def __post_init__(self) -> None:
         if not 0 <= self.start < self.stop:
             raise ValueError(f"window [{self.start}, {self.stop}) is empty or negative")
-        if self.overlap_before < 0 or self.overlap_after < 0 or max(self.overlap_before, self.overlap_after) > len(self):
+        if (
+            self.overlap_before < 0
+            or self.overlap_after < 0
+            or max(self.overlap_before, self.overlap_after) > len(self)
+        ):
             raise ValueError(f"window [{self.start}, {self.stop}) has invalid overlaps")
 
     def __len__(self) -> int:
@@ -88,7 +95,7 @@ class WindowPlan:
             raise IndexError(f"latent frame {frame} is outside [0, {self.num_frames})")
 
     def windows_for_frame(self, frame: int) -> tuple[Window, ...]:
-        """The windows covering latent ``frame`` (one or two, sorted by start)."""
+        """The windows covering latent ``frame``, sorted by start."""
         self._check_frame(frame)
         return tuple(self.windows[k] for k in self._by_frame[frame])
 
@@ -102,7 +109,7 @@ class WindowPlan:
     def shots(self) -> list[tuple[int, int]]:
         """``[start, stop)`` of every shot."""
         bounds = [0, *self.cuts, self.num_frames]
-        return list(zip(bounds[:-1], bounds[1:], strict=True))
+        return list(itertools.pairwise(bounds))
 
 
 def _normalise_cuts(num_frames: int, cuts: Iterable[int]) -> tuple[int, ...]:
@@ -156,6 +163,6 @@ def plan_windows(num_frames: int, window: int, overlap: int, cuts: Iterable[int]
     norm_cuts = _normalise_cuts(num_frames, cuts)
     bounds = [0, *norm_cuts, num_frames]
     windows: list[Window] = []
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in itertools.pairwise(bounds):
         windows.extend(_shot_windows(start, stop, window, overlap))
     return WindowPlan(num_frames, window, overlap, norm_cuts, tuple(windows))
