@@ -60,6 +60,7 @@ class BenchConfig:
     size: tuple[int, int] = (320, 180)
     gop: int = DEFAULT_GOP
     tol: float = 0.10
+    report_only: bool = False
 
 
 def _parse(argv: Sequence[str] | None) -> BenchConfig:
@@ -72,6 +73,7 @@ def _parse(argv: Sequence[str] | None) -> BenchConfig:
     p.add_argument("--size", default="320x180", help="WxH")
     p.add_argument("--gop", type=int, default=DEFAULT_GOP)
     p.add_argument("--tol", type=float, default=0.10)
+    p.add_argument("--report-only", action="store_true", help="re-render results.md from <out>/results.json")
     a = p.parse_args(argv)
     w, _, h = a.size.partition("x")
     return BenchConfig(
@@ -83,7 +85,14 @@ def _parse(argv: Sequence[str] | None) -> BenchConfig:
         size=(int(w), int(h)),
         gop=a.gop,
         tol=a.tol,
+        report_only=a.report_only,
     )
+
+
+def _write_report(out: Path, doc: dict) -> None:
+    tmp = out / ".results.md.tmp"
+    tmp.write_text(_markdown(doc["meta"], doc["rows"]))
+    os.replace(tmp, out / "results.md")
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -138,9 +147,11 @@ def _markdown(meta: dict, rows: list[dict]) -> str:
         "(other jobs shared the machine: wall times are inflated, CPU times are the better guide).",
         "",
         "Rate: real elementary-stream bytes (SEI/AUD/metadata stripped). PSNR per frame then averaged (dB); "
+        "PSNR-YUV is 6:1:1 and is inf when chroma is coded losslessly (b/w sources); "
         "MS-SSIM on RGB, 5 scales; VMAF v0.6.1 mean; WE = warping error on reference DIS flow (0-255 squared "
         "units, lower is steadier); tOF in pixels. A row marked with a reason did not reach the target within "
-        "the tolerance and shows the closest encode.",
+        "the tolerance and shows the closest encode. trials = encodes looked at by the rate search "
+        "(including ones reused from earlier targets).",
         "",
     ]
     for clip in cfg["clips"]:
@@ -151,15 +162,16 @@ def _markdown(meta: dict, rows: list[dict]) -> str:
             f"Source warping error (floor): {_fmt(info.get('reference_warping_error'), 2)}; "
             f"scene-cut pairs skipped: {info.get('cut_pairs', [])}.",
             "",
-            "| encoder | target bpp | bpp (err) | q | PSNR-YUV | PSNR-RGB | MS-SSIM | VMAF | WE | tOF "
-            "| enc s (cpu s) | encodes |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| encoder | target bpp | bpp (err) | q | PSNR-Y | PSNR-YUV | PSNR-RGB | MS-SSIM | VMAF | WE | tOF "
+            "| enc s (cpu s) | trials |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in (r for r in rows if r["clip"] == clip):
             flag = "" if r["within_tol"] else f" **{r['miss_reason']}**"
             lines.append(
                 f"| {r['encoder']} | {r['target_bpp']} | {r['bpp']:.4f} ({r['bpp'] / r['target_bpp'] - 1:+.0%}){flag} "
-                f"| {r['q']:g} | {_fmt(r['psnr_yuv'], 2)} | {_fmt(r['psnr_rgb'], 2)} | {_fmt(r['ms_ssim'], 4)} "
+                f"| {r['q']:g} | {_fmt(r['psnr_y'], 2)} | {_fmt(r['psnr_yuv'], 2)} | {_fmt(r['psnr_rgb'], 2)} "
+                f"| {_fmt(r['ms_ssim'], 4)} "
                 f"| {_fmt(r['vmaf'], 2)} | {_fmt(r['warping_error'], 2)} | {_fmt(r['tof'], 3)} "
                 f"| {r['encode_s']:.1f} ({r['encode_cpu_s']:.1f}) | {r['search_encodes']} |"
             )
@@ -237,16 +249,16 @@ def run(cfg: BenchConfig) -> dict:
     meta["load_end"] = [round(x, 2) for x in os.getloadavg()]
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     _write_json(cfg.out / "results.json", doc)
-    md = _markdown(meta, rows)
-    tmp = cfg.out / ".results.md.tmp"
-    tmp.write_text(md)
-    os.replace(tmp, cfg.out / "results.md")
+    _write_report(cfg.out, doc)
     return doc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     cfg = _parse(argv)
+    if cfg.report_only:
+        _write_report(cfg.out, json.loads((cfg.out / "results.json").read_text()))
+        return 0
     t0 = time.perf_counter()
     run(cfg)
     logger.info("done in %.0f s; results in %s", time.perf_counter() - t0, cfg.out)

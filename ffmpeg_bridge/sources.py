@@ -325,9 +325,9 @@ def _with_count(info: VideoInfo, num_frames: int) -> VideoInfo:
 def open_source(path: Path | str, max_frames: int | None = None) -> tuple[VideoInfo, Iterator[Frame]]:
     """Open a CLI input: ``-`` (Y4M on stdin), a Y4M file, or any video file.
 
-    This is the dispatch point for new input kinds: ``.gnvc`` bitstreams are decoded by
-    the ``vsgnvc`` package, which registers its opener here (see the branch below);
-    this package never imports vsgnvc.
+    This is the dispatch point for new input kinds. ``.gnvc`` bitstreams are decoded by
+    the ``vsgnvc`` package, imported only when such a file is opened, so the bridge works
+    without torch for every other input.
 
     :raises SourceError: when the input does not exist or cannot be read as video.
     """
@@ -337,8 +337,15 @@ def open_source(path: Path | str, max_frames: int | None = None) -> tuple[VideoI
     if not path.exists():
         raise SourceError(f"input file {path} does not exist")
     if path.suffix.lower() == ".gnvc":
-        # Hook for the lead: decode with vsgnvc and return (VideoInfo, frames) here.
-        raise SourceError(f"{path}: .gnvc inputs are not supported by ffmpeg_bridge yet (decode them with vsgnvc)")
+        import itertools
+
+        from vsgnvc.codec.api import open_gnvc
+
+        info, frames = open_gnvc(path)
+        if max_frames is not None:
+            info = _with_count(info, min(max_frames, info.num_frames or max_frames))
+            frames = itertools.islice(frames, max_frames)
+        return info, frames
     if _starts_with_y4m_magic(path):
         return open_y4m(path, max_frames)
     return open_video(path, max_frames)

@@ -204,7 +204,9 @@ def test_open_source_dispatch(tmp_path: Path, bikes_clip: Path) -> None:
         open_source(tmp_path / "nothing.y4m")
     gnvc = tmp_path / "clip.gnvc"
     gnvc.write_bytes(b"GNVC")
-    with pytest.raises(SourceError, match=r"\.gnvc inputs are not supported"):
+    from vsgnvc.bitstream import GNVCFormatError
+
+    with pytest.raises(GNVCFormatError):
         open_source(gnvc)
 
 

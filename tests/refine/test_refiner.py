@@ -139,10 +139,13 @@ def test_external_wan_folder_loads_unchanged_and_frozen(
     # Saving records the external path instead of copying the Wan weights; reloading follows it.
     loaded.save_pretrained(tmp_path / "ours2")
     assert not (tmp_path / "ours2" / "prior").exists()
-    assert json.loads((tmp_path / "ours2" / "refiner.json").read_text())["prior_path"] == str(wan_root)
+    assert json.loads((tmp_path / "ours2" / "refiner.json").read_text())["prior_path"] == str(wan_root.resolve())
     again = Refiner.from_pretrained(tmp_path / "ours2", device="cpu")
     x_c, ctx = smooth(2)
     assert torch.equal(again.refine(x_c, ctx, seed=1), loaded.refine(x_c, ctx, seed=1))
+    # A new refiner built around the external prior records it the same way.
+    fresh = Refiner.build(prior_path=wan_root, context_channels=4, adapter_config=tiny_configs["adapter"])
+    assert fresh.prior_path == wan_root and fresh.prior_frozen
 
 
 def test_bad_prior_folders(tmp_path: Path, refiner: Refiner) -> None:

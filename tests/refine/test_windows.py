@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -104,3 +106,8 @@ def test_bad_frame_and_cut_types() -> None:
         plan.windows_for_frame(10)
     with pytest.raises(TypeError):
         plan_windows(10, 4, 1, [2.5])  # type: ignore[list-item]
+
+
+def test_windows_import_without_torch() -> None:
+    code = "import sys, vsgnvc.refine.windows; sys.exit('torch' in sys.modules or 'diffusers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

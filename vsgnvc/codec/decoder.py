@@ -19,10 +19,9 @@ from ffmpeg_bridge.video import Frame, VideoInfo
 from ..bitstream import GNVCFormatError, GnvcReader, SequenceHeader
 from ..device import resolve_device
 from ..models.bundle import GnvcModel
-from .cache import OnceLRU
-from .color import rgb_to_yuv
 from .formats import video_info
-from .gop_codec import DecodedLatents, decode_gop_latents, latents_to_rgb
+from .gop_codec import DecodedLatents, decode_gop_latents
+from .sequence import GopSequence, RefineOptions, latent_count
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +36,8 @@ class Decoder:
     :param path: the ``.gnvc`` file.
     :param model: a loaded model; ``None`` loads the default model.
     :param device: ``None`` picks CUDA if present, else CPU.
-    :param cache_gops: decoded GOPs kept in memory.
+    :param cache_gops: decoded GOPs (and refined windows) kept in memory.
+    :param refine: refine with the model's refiner; ``None`` follows the bitstream's setting.
     """
 
     def __init__(
@@ -46,10 +46,20 @@ class Decoder:
         model: GnvcModel | None = None,
         device: str | int | torch.device | None = None,
         cache_gops: int = 4,
+        refine: bool | None = None,
     ) -> None:
         self.path = Path(path)
         self._reader = GnvcReader(self.path)
         self._io_lock = threading.Lock()
+        try:
+            self._setup(model, device, cache_gops, refine)
+        except BaseException:
+            self._reader.close()
+            raise
+
+    def _setup(
+        self, model: GnvcModel | None, device: str | int | torch.device | None, cache_gops: int, refine: bool | None
+    ) -> None:
         self.header: SequenceHeader = self._reader.header
         self.device = resolve_device(device)
         self.model = (model or GnvcModel.from_pretrained()).to(self.device).eval()
@@ -67,8 +77,16 @@ class Decoder:
         f = self.model.vae.spatial_factor
         self.latent_size = (self.header.coded_height // f, self.header.coded_width // f)
         self.info: VideoInfo = video_info(self.header)
-        self._latents: OnceLRU[int, DecodedLatents] = OnceLRU(max(2, cache_gops))
-        self._frames: OnceLRU[int, list[Frame]] = OnceLRU(max(1, cache_gops))
+        settings = self.header.refine
+        options = None
+        if refine if refine is not None else settings.enabled:
+            options = RefineOptions(settings.t_start, settings.steps, settings.window, settings.overlap, settings.seed)
+        spans = [self.header.gop_frames(k) for k in range(self.header.num_gops)]
+        self._cuts = [self._gop_flag(k) for k in range(self.header.num_gops)]
+        self.sequence = GopSequence(self.model, spans, self._cuts, self._decode_gop_latents, self.info, options, cache_gops)
+
+    def _gop_flag(self, k: int) -> bool:
+        return self.read_gop(k).scene_cut if k > 0 else False
 
     def close(self) -> None:
         self._reader.close()
@@ -99,41 +117,32 @@ class Decoder:
         with self._io_lock:
             return self._reader.read_gop(k)
 
+    @property
+    def refines(self) -> bool:
+        return self.sequence.windowed is not None
+
+    def _decode_gop_latents(self, k: int) -> DecodedLatents:
+        record = self.read_gop(k)
+        expected = latent_count(record.num_frames, self.model.vae.temporal_factor)
+        if len(record.latent_frames) != expected:
+            raise GNVCFormatError(f"{self.path}: GOP {k} has {len(record.latent_frames)} latent frames, expected {expected}")
+        try:
+            return decode_gop_latents(self.model, record.latent_frames, self.latent_size, self.header.rate_index)
+        except (ValueError, RuntimeError, IndexError) as exc:
+            raise GNVCFormatError(f"{self.path}: GOP {k} does not decode: {exc}") from exc
+
     def gop_latents(self, k: int) -> DecodedLatents:
         """Decoded (unrefined) latents and context features of GOP ``k`` (cached)."""
+        return self.sequence.gop_latents(k)
 
-        def compute() -> DecodedLatents:
-            record = self.read_gop(k)
-            expected = 1 + -(-(record.num_frames - 1) // self.model.vae.temporal_factor)
-            if len(record.latent_frames) != expected:
-                raise GNVCFormatError(
-                    f"{self.path}: GOP {k} has {len(record.latent_frames)} latent frames, expected {expected}"
-                )
-            try:
-                return decode_gop_latents(self.model, record.latent_frames, self.latent_size, self.header.rate_index)
-            except (ValueError, RuntimeError, IndexError) as exc:
-                raise GNVCFormatError(f"{self.path}: GOP {k} does not decode: {exc}") from exc
+    def gop_frames(self, k: int, refine: bool | None = None) -> list[Frame]:
+        """Output frames of GOP ``k`` in the header's pixel format (cached); refined unless disabled."""
+        return self.sequence.gop_frames(k, self.refines if refine is None else refine)
 
-        return self._latents.get(k, compute)
-
-    def gop_frames(self, k: int) -> list[Frame]:
-        """Output frames of GOP ``k`` in the header's pixel format (cached)."""
-
-        def compute() -> list[Frame]:
-            span = self.header.gop_frames(k)
-            rgb = latents_to_rgb(self.model, self.gop_latents(k).latents).cpu()
-            info = self.info
-            return [
-                rgb_to_yuv(rgb[:, i, : info.height, : info.width], info.pix_fmt, info.color_range, info.matrix)
-                for i in range(len(span))
-            ]
-
-        return self._frames.get(k, compute)
-
-    def get_frame(self, n: int) -> Frame:
+    def get_frame(self, n: int, refine: bool | None = None) -> Frame:
         k = self.gop_of(n)
-        return self.gop_frames(k)[n - self.header.gop_frames(k).start]
+        return self.gop_frames(k, refine)[n - self.header.gop_frames(k).start]
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, refine: bool | None = None) -> Iterator[Frame]:
         for k in range(self.num_gops):
-            yield from self.gop_frames(k)
+            yield from self.gop_frames(k, refine)

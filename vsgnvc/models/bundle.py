@@ -124,7 +124,7 @@ class GnvcModel(nn.Module):
         if (folder / "refiner").is_dir():
             from ..refine.refiner import Refiner
 
-            refiner = Refiner.from_pretrained(folder / "refiner", prior_path=prior_path)
+            refiner = Refiner.from_pretrained(folder / "refiner", prior_path=prior_path, device="cpu")
         model = cls(vae, codec, index, refiner).eval()
         files = sorted(vae_folder.glob("*.safetensors")) + sorted((folder / "codec").glob("*.safetensors"))
         model.weights_hash = weights_hash(files)

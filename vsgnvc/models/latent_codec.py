@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +123,8 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         rate_lambdas: list[float] | None = None,
     ) -> None:
         super().__init__()
+        # compressai's range coder objects are shared by all calls: code one frame at a time.
+        self._coder_lock = threading.Lock()
         c, n, m, zc, fc = latent_channels, hidden_channels, y_channels, z_channels, context_channels
         self.table = ScaleTable(scale_min, scale_max, scale_levels)
         self.context_net = nn.Sequential(_conv(c, n), nn.LeakyReLU(0.1), _conv(n, fc))
@@ -272,6 +275,10 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
     def compress_frame(self, latent: torch.Tensor, prev: FrameCode | None, rate: int) -> FrameCode:
         """Code one latent frame ``[1, C, h, w]``; the result also holds the decoder's reconstruction."""
         self._check_coding(latent, rate)
+        with self._coder_lock:
+            return self._compress_frame(latent, prev, rate)
+
+    def _compress_frame(self, latent: torch.Tensor, prev: FrameCode | None, rate: int) -> FrameCode:
         y = self.intra_analysis(latent) if prev is None else self.inter_analysis(torch.cat([latent, prev.context], 1))
         z_s = self.hyper_analysis(y) * self.hyper_gain[rate].view(1, -1, 1, 1).float()
         z_string = self.entropy_bottleneck.compress(z_s)[0]
@@ -291,6 +298,13 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
             raise ValueError(f"expected 2 strings (y, z) per latent frame, got {len(strings)}")
         h, w = latent_size
         self._check_coding(torch.empty(1, 1, h, w), rate)
+        with self._coder_lock:
+            return self._decompress_frame(strings, (h, w), prev, rate)
+
+    def _decompress_frame(
+        self, strings: tuple[bytes, ...], latent_size: tuple[int, int], prev: FrameCode | None, rate: int
+    ) -> FrameCode:
+        h, w = latent_size
         z_hat_s = self.entropy_bottleneck.decompress([strings[1]], (h // 4, w // 4))
         index, mu_s = self._entropy_params(z_hat_s, None if prev is None else prev.symbols, rate)
         symbols_s = self.gaussian_conditional.decompress([strings[0]], index, dtype=torch.float64)

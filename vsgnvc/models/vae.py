@@ -9,6 +9,7 @@ A diffusers-format Wan2.1 VAE folder loads unchanged.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class VideoVAE(nn.Module):
     def __init__(self, model: AutoencoderKLWan) -> None:
         super().__init__()
         self.model = model
+        # AutoencoderKLWan keeps its causal feature cache on the module: one call at a time.
+        self._lock = threading.Lock()
         cfg = model.config
         z = cfg.z_dim
         self.register_buffer("latents_mean", torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, z, 1, 1, 1))
@@ -98,9 +101,11 @@ class VideoVAE(nn.Module):
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """``[B, 3, 1+4k, H, W]`` in [-1, 1] -> normalised latents ``[B, 16, 1+k, H/8, W/8]``."""
-        mean, _ = self.encode_distribution(frames)
+        with self._lock:
+            mean, _ = self.encode_distribution(frames)
         return self.normalize(mean)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents -> frames in [-1, 1]."""
-        return self.model.decode(self.denormalize(latents)).sample.clamp(-1.0, 1.0)
+        with self._lock:
+            return self.model.decode(self.denormalize(latents)).sample.clamp(-1.0, 1.0)

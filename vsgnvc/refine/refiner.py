@@ -110,15 +110,21 @@ class Refiner(nn.Module):
         num_text_tokens: int = 16,
         sampler: SamplerConfig | None = None,
         freeze_prior: bool = True,
+        prior_path: Path | str | None = None,
     ) -> Refiner:
-        """A new refiner: ``prior`` (or a fresh one from ``prior_config``), a zero-output adapter, zero null text."""
+        """A new refiner around a prior, with a zero-output adapter and a zero null text embedding.
+
+        The prior is ``prior``, else loaded from the Wan folder ``prior_path`` (recorded, not copied, on save), else a
+        fresh one built from ``prior_config`` (``SMALL_PRIOR_CONFIG`` by default).
+        """
         if prior is None:
-            prior = build_prior(prior_config)
+            prior = load_prior(prior_path) if prior_path is not None else build_prior(prior_config)
         adapter = WanContextAdapter.for_prior(
             prior, context_channels=context_channels, latent_channels=latent_channels, **(adapter_config or {})
         )
         null = NullTextEmbedding(num_tokens=num_text_tokens, text_dim=prior.config.text_dim)
-        return cls(prior, adapter, null, sampler=sampler, freeze_prior=freeze_prior)
+        external = Path(prior_path) if prior_path is not None else None
+        return cls(prior, adapter, null, sampler=sampler, freeze_prior=freeze_prior, prior_path=external)
 
     def set_prior_trainable(self, trainable: bool) -> None:
         """Freeze (default) or unfreeze the prior transformer; the adapter and null embedding stay trainable."""
@@ -337,7 +343,7 @@ class Refiner(nn.Module):
                 "version": FORMAT_VERSION,
                 "t_start": self.sampler.t_start,
                 "steps": self.sampler.steps,
-                "prior_path": None if save_prior or self.prior_path is None else str(self.prior_path),
+                "prior_path": None if save_prior or self.prior_path is None else str(self.prior_path.resolve()),
             }
             (tmp / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n")
             if path.exists():
