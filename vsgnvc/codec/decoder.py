@@ -82,8 +82,8 @@ class Decoder:
         if refine if refine is not None else settings.enabled:
             options = RefineOptions(settings.t_start, settings.steps, settings.window, settings.overlap, settings.seed)
         spans = [self.header.gop_frames(k) for k in range(self.header.num_gops)]
-        self._cuts = [self._gop_flag(k) for k in range(self.header.num_gops)]
-        self.sequence = GopSequence(self.model, spans, self._cuts, self._decode_gop_latents, self.info, options, cache_gops)
+        self.gop_cuts = [self._gop_flag(k) for k in range(self.header.num_gops)]
+        self.sequence = GopSequence(self.model, spans, self.gop_cuts, self._decode_gop_latents, self.info, options, cache_gops)
 
     def _gop_flag(self, k: int) -> bool:
         return self.read_gop(k).scene_cut if k > 0 else False
