@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decode", help="decode a .gnvc to .y4m, a video file, or - (y4m on stdout)")
     p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", required=True, help="output path, or - for y4m on stdout")
+    p.add_argument("-o", "--output", default=None, help="output path, or - for y4m on stdout")
     p.add_argument("--no-refine", action="store_true", help="skip generative refinement")
     p.add_argument("--ffmpeg", nargs=argparse.REMAINDER, default=None, metavar="ARGS",
-                   help="encode through ffmpeg with these output options (the output path is -o)")
+                   help="encode through ffmpeg with these output options; the last one is the output unless -o is given")
     p.add_argument("--overwrite", action="store_true")
     _model_args(p)
 
@@ -64,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
     sub.add_parser("doctor", help="report ffmpeg, VapourSynth, torch and the default model")
+
+    p = sub.add_parser("enhance", help="refine any video through the VAE latent space (enhance-only mode)")
+    p.add_argument("input")
+    p.add_argument("output", help="output path (.y4m, a video file via ffmpeg, or - for y4m on stdout)")
+    p.add_argument("--strength", type=float, default=0.3, help="noise share 1 - t_N, in (0, 1) (default 0.3)")
+    p.add_argument("--steps", type=int, default=None, help="Euler steps (default: the model's, 5)")
+    p.add_argument("--frames", type=int, default=None, help="enhance at most this many frames")
+    p.add_argument("--resize", default=None, metavar="WxH")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ffmpeg", nargs=argparse.REMAINDER, default=None, metavar="ARGS")
+    p.add_argument("--overwrite", action="store_true")
+    _model_args(p)
+
+    p = sub.add_parser("train", help="train a model from a TOML config (resumable)")
+    p.add_argument("config", type=Path)
+    p.add_argument("--run", type=Path, required=True, help="run folder (config, metrics.jsonl, checkpoints)")
+    p.add_argument("--export", type=Path, default=None, help="write the finished model folder here")
     return parser
 
 
@@ -92,14 +110,47 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from ffmpeg_bridge import FfmpegSink, Y4MWriter
-
     from ..codec.api import open_gnvc
 
-    out = args.output
-    if out != "-" and Path(out).exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    _check_output(args)
     info, frames = open_gnvc(args.input, _load_model(args), args.device, refine=not args.no_refine)
+    return _write_video(args, info, frames)
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    from ..codec.api import open_enhanced
+
+    _check_output(args)
+    info, frames = open_enhanced(
+        args.input, _load_model(args), strength=args.strength, steps=args.steps, seed=args.seed,
+        max_frames=args.frames, resize=args.resize, device=args.device,
+    )  # fmt: skip
+    return _write_video(args, info, frames)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..train.run import train
+
+    if not args.config.is_file():
+        raise FileNotFoundError(f"config {args.config} does not exist")
+    train(args.config, args.run, args.export)
+    return 0
+
+
+def _check_output(args: argparse.Namespace) -> None:
+    if args.output is None:
+        if not args.ffmpeg:
+            raise ValueError("give an output: -o PATH (or - for stdout), or --ffmpeg ARGS... OUTPUT")
+        args.output, args.ffmpeg = args.ffmpeg[-1], args.ffmpeg[:-1]
+    if args.output != "-" and Path(args.output).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
+
+
+def _write_video(args: argparse.Namespace, info, frames) -> int:
+    """Frames to ``-`` (y4m on stdout), a ``.y4m`` file, or any container through ffmpeg."""
+    from ffmpeg_bridge import FfmpegSink, Y4MWriter
+
+    out = args.output
     if out == "-":
         writer = Y4MWriter(sys.stdout.buffer, info)
         try:
@@ -107,8 +158,9 @@ def cmd_decode(args: argparse.Namespace) -> int:
                 writer.write(frame)
             sys.stdout.buffer.flush()
         except BrokenPipeError:
-            # The consumer (e.g. ffmpeg -frames:v N) stopped reading: not our error.
-            sys.stdout = None  # type: ignore[assignment]
+            # The consumer (e.g. ffmpeg -frames:v N) stopped reading: not our error. Point stdout at
+            # /dev/null so the interpreter's final flush does not complain.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     if Path(out).suffix.lower() == ".y4m" and args.ffmpeg is None:
         from ..codec.atomic import atomic_output
@@ -197,7 +249,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "doctor": cmd_doctor}
+COMMANDS = {
+    "encode": cmd_encode,
+    "decode": cmd_decode,
+    "enhance": cmd_enhance,
+    "info": cmd_info,
+    "doctor": cmd_doctor,
+    "train": cmd_train,
+}
 
 
 def _setup_logging(args: argparse.Namespace) -> None:

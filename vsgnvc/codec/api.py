@@ -78,3 +78,26 @@ def open_gnvc(
             yield from decoder.frames()
 
     return decoder.info, gen()
+
+
+def open_enhanced(
+    source: str | Path,
+    model: GnvcModel | None = None,
+    *,
+    strength: float = 0.3,
+    steps: int | None = None,
+    seed: int = 0,
+    max_frames: int | None = None,
+    resize: str | None = None,
+    device: str | int | None = None,
+) -> tuple[VideoInfo, Iterator[Frame]]:
+    """Enhance-only refinement of any input, streamed GOP by GOP (memory bounded by a few GOPs)."""
+    from .enhance import Enhancer, SequentialFrames
+
+    model = model or GnvcModel.from_pretrained()
+    info, frames = open_input(source, max_frames, resize)
+    if info.num_frames is None:
+        raise ValueError(f"{source}: enhance needs an input of known length (a file, not a pipe)")
+    reader = SequentialFrames(frames, keep=4 * model.index.gop_size)
+    enhancer = Enhancer(model, info, info.num_frames, reader, strength=strength, steps=steps, seed=seed, device=device)
+    return enhancer.info, enhancer.frames()

@@ -79,7 +79,7 @@ def load_checkpoint(folder: Path, model: nn.Module, opts: list[torch.optim.Optim
 
     load_state_dict_resizing(model, load_file(str(folder / "model.safetensors")))
     state = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
-    for o, s in zip(opts, state["opts"], strict=True):
+    for o, s in zip(opts, state["opts"][: len(opts)], strict=True):
         o.load_state_dict(s)
     return int(state["step"])
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..models.latent_codec import ContextualLatentCodec, frame_bits
 from ..models.vae import VideoVAE
 from .config import StageConfig
 from .data import VideoCrops
@@ -28,9 +30,106 @@ def vae_plan(cfg: StageConfig, vae: VideoVAE, crops: VideoCrops) -> StagePlan:
         l1 = F.l1_loss(x_hat, x)
         kl = 0.5 * torch.mean(mean.pow(2) + logvar.exp() - 1 - logvar)
         loss = mse + 0.1 * l1 + cfg.kl_weight * kl
-        return loss, None, {"loss": float(loss), "mse": float(mse), "kl": float(kl), "psnr": psnr_from_mse(mse.detach())}
+        return loss, None, {"loss": loss.item(), "mse": mse.item(), "kl": kl.item(), "psnr": psnr_from_mse(mse.detach())}
 
     def batch_fn(rng) -> torch.Tensor:
         return torch.stack([crops.sample(rng) for _ in range(cfg.batch)])
 
     return StagePlan(cfg, vae, [p for p in vae.parameters() if p.requires_grad], loss_fn, batch_fn)
+
+
+def _latent_batch(vae: VideoVAE, crops: VideoCrops, batch: int):
+    """A batch_fn drawing video crops and returning their (normalised) VAE latents."""
+
+    def batch_fn(rng) -> torch.Tensor:
+        x = torch.stack([crops.sample(rng) for _ in range(batch)])
+        with torch.no_grad():
+            return vae.encode(x.to(vae.latents_mean.device))
+
+    return batch_fn
+
+
+@torch.no_grad()
+def latent_statistics(vae: VideoVAE, crops: VideoCrops, batches: int = 8, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean/std of the raw latents over a fixed set of crops."""
+    rng = np.random.default_rng(4321)
+    raws = []
+    for _ in range(batches):
+        x = torch.stack([crops.sample(rng) for _ in range(batch)])
+        mean, _ = vae.encode_distribution(x)
+        raws.append(mean.transpose(0, 1).reshape(mean.shape[1], -1))
+    raw = torch.cat(raws, dim=1)
+    return raw.mean(1), raw.std(1).clamp_min(1e-3)
+
+
+def code_sequence(codec: ContextualLatentCodec, latents: torch.Tensor, rate: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Run the codec over a latent sequence ``[B, C, T, h, w]`` (training path)."""
+    prev = None
+    outs, bits = [], torch.zeros(latents.shape[0], device=latents.device)
+    contexts = []
+    for t in range(latents.shape[2]):
+        out = codec.forward_frame(latents[:, :, t], prev, rate)
+        prev = (out["y_hat"], out["context"])
+        outs.append(out["latent_hat"])
+        contexts.append(out["context"])
+        bits = bits + frame_bits(out["likelihoods_y"]) + frame_bits(out["likelihoods_z"])
+    return {"latent_hat": torch.stack(outs, 2), "context": torch.stack(contexts, 2), "bits": bits}
+
+
+def codec_plan(cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, crops: VideoCrops) -> StagePlan:
+    """Stage I (codec part): rate + lambda_r * latent MSE, a random rate point per sample."""
+    lambdas = torch.tensor(cfg.lambdas or codec.config.rate_lambdas)
+    if len(lambdas) != codec.num_rates:
+        raise ValueError(f"stage codec: {len(lambdas)} lambdas for {codec.num_rates} rate points")
+    pixels = cfg.frames * cfg.crop * cfg.crop
+
+    def loss_fn(latents: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        rate = torch.randint(0, codec.num_rates, (latents.shape[0],), generator=gen)
+        out = code_sequence(codec, latents, rate)
+        bpp = out["bits"] / pixels
+        mse = (out["latent_hat"] - latents).pow(2).flatten(1).mean(1)
+        loss = (bpp + lambdas[rate].to(mse) * mse).mean()
+        metrics = {"loss": loss.item(), "bpp": bpp.mean().item(), "mse": mse.mean().item()}
+        for r in range(codec.num_rates):
+            sel = rate == r
+            if sel.any():
+                metrics[f"bpp{r}"] = bpp[sel].mean().item()
+        return loss, codec.aux_loss(), metrics
+
+    main = [p for n, p in codec.named_parameters() if not n.endswith(".quantiles")]
+    aux = [p for n, p in codec.named_parameters() if n.endswith(".quantiles")]
+    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg.batch), aux)
+
+
+def prior_plan(cfg: StageConfig, vae: VideoVAE, refiner, crops: VideoCrops) -> StagePlan:
+    """Our prior has no pre-trained weights: plain flow matching from noise to clean latents."""
+    from ..refine import prior_flow_matching_loss
+
+    refiner.set_prior_trainable(True)
+
+    def loss_fn(latents: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, None, dict[str, float]]:
+        out = prior_flow_matching_loss(refiner, latents, gen, sampling="logit_normal")
+        return out["loss"], None, {"loss": out["loss"].item()}
+
+    params = list(refiner.prior.parameters())
+    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg.batch))
+
+
+def refine_plan(
+    cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, refiner, crops: VideoCrops
+) -> StagePlan:
+    """Stage I (refinement part): the adapter learns the correction from decoded latents (prior frozen)."""
+    from ..refine import flow_matching_loss
+
+    refiner.set_prior_trainable(False)
+
+    def loss_fn(latents: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, None, dict[str, float]]:
+        rate = torch.randint(0, codec.num_rates, (latents.shape[0],), generator=gen)
+        with torch.no_grad():
+            codec.eval()
+            out = code_sequence(codec, latents, rate)
+        out = flow_matching_loss(refiner, latents, out["latent_hat"], out["context"], gen)
+        return out["loss"], None, {"loss": out["loss"].item()}
+
+    params = [p for n, p in refiner.named_parameters() if not n.startswith("prior.")]
+    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg.batch))
