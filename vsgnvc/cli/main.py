@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     _model_args(p)
 
+    p = sub.add_parser("demo", help="encode + decode a real sample clip with the default model and summarise")
+    p.add_argument("--out", type=Path, default=Path("out/demo"))
+    p.add_argument("--frames", type=int, default=49)
+    p.add_argument("--size", default="320x180", metavar="WxH")
+    p.add_argument("--rate", type=int, default=None)
+    p.add_argument("--model", type=Path, default=None)
+
     p = sub.add_parser("train", help="train a model from a TOML config (resumable)")
     p.add_argument("config", type=Path)
     p.add_argument("--run", type=Path, required=True, help="run folder (config, metrics.jsonl, checkpoints)")
@@ -135,6 +142,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"config {args.config} does not exist")
     train(args.config, args.run, args.export)
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 320x180, got {args.size!r}") from None
+    return run_demo(args.out, args.frames, width, height, args.model, args.rate)
 
 
 def _check_output(args: argparse.Namespace) -> None:
@@ -256,6 +273,7 @@ COMMANDS = {
     "info": cmd_info,
     "doctor": cmd_doctor,
     "train": cmd_train,
+    "demo": cmd_demo,
 }
 
 
