@@ -84,8 +84,13 @@ def load_checkpoint(folder: Path, model: nn.Module, opts: list[torch.optim.Optim
     return int(state["step"])
 
 
-def run_stage(plan: StagePlan, run_dir: Path, seed: int, device: torch.device) -> dict[str, float]:
-    """Train one stage to ``plan.config.steps``, resuming from ``run_dir/<stage>/`` if present."""
+def run_stage(
+    plan: StagePlan, run_dir: Path, seed: int, device: torch.device, stop_at: int | None = None
+) -> dict[str, float]:
+    """Train one stage to ``plan.config.steps``, resuming from ``run_dir/<stage>/`` if present.
+
+    ``stop_at`` ends the run early (with a checkpoint), as an interruption would.
+    """
     cfg = plan.config
     model = plan.module
     rank, size = world()
@@ -112,9 +117,12 @@ def run_stage(plan: StagePlan, run_dir: Path, seed: int, device: torch.device) -
     metrics: dict[str, float] = {}
     t0 = time.perf_counter()
     model.train()
-    while step < cfg.steps:
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    while step < end:
         rng = np.random.default_rng([seed, rank, step])
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        # Library code (compressai's quantisation noise) draws from the global RNG: seed it per step too.
+        torch.manual_seed(int(rng.integers(2**62)))
         batch = plan.batch_fn(rng).to(device)
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
@@ -137,7 +145,7 @@ def run_stage(plan: StagePlan, run_dir: Path, seed: int, device: torch.device) -
             bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ("loss", "bpp", "psnr")})
             with open(log_path, "a") as f:
                 f.write(json.dumps({"step": step, "time": round(time.perf_counter() - t0, 2), **metrics}) + "\n")
-        if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+        if rank == 0 and (step % cfg.checkpoint_every == 0 or step == end):
             save_checkpoint(stage_dir, model, opts, step)
     bar.close()
     model.eval()

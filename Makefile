@@ -1,0 +1,22 @@
+# The two commands of the README; both create .venv (Python 3.12) on first use.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-all bench train-default
+
+setup:
+	@bash scripts/bootstrap.sh
+
+# Main job: encode + decode a real sample clip with the shipped model, print bpp and quality.
+demo: setup
+	$(BIN)/gnvc demo --out out/demo
+
+# The CI suite (slow tests are measured in benchmarks/ instead).
+test: setup
+	$(BIN)/python -m pytest -m "not slow and not gpu" -q
+
+test-all: setup
+	$(BIN)/python -m pytest -q
+
+train-default: setup
+	$(BIN)/gnvc train configs/default.toml --run runs/default --export vsgnvc/weights/default
