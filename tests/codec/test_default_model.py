@@ -1,0 +1,17 @@
+"""The shipped default model loads from the package and round-trips a real clip."""
+
+from vsgnvc.codec.api import encode_file
+from vsgnvc.codec.decoder import Decoder
+from vsgnvc.models.bundle import GnvcModel, default_model_path
+
+
+def test_default_model_round_trips_real_clip(small_clip_y4m, tmp_path):
+    model = GnvcModel.from_pretrained()
+    assert (default_model_path() / "model_index.json").is_file()
+    assert model.refiner is not None and model.codec.is_updated
+    assert len(model.index.rates) >= 4
+    r = encode_file(small_clip_y4m, tmp_path / "d.gnvc", model, device="cpu", progress=False, max_frames=5)
+    assert r.num_bytes > 0
+    with Decoder(tmp_path / "d.gnvc", model, "cpu") as dec:
+        frames = list(dec.frames())
+    assert len(frames) == 5 and frames[0][0].shape == (40, 96)
