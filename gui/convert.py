@@ -49,7 +49,7 @@ def rgb8_to_qimage(rgb: np.ndarray) -> QImage:
         raise ValueError(f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}")
     rgb = np.ascontiguousarray(rgb)
     h, w, _ = rgb.shape
-    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()  # type: ignore[call-overload]
 
 
 def qimage_to_rgb8(image: QImage) -> np.ndarray:
@@ -57,8 +57,9 @@ def qimage_to_rgb8(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     w, h, stride = image.width(), image.height(), image.bytesPerLine()
     ptr = image.constBits()
+    assert ptr is not None
     ptr.setsize(h * stride)
-    rows = np.frombuffer(ptr, np.uint8).reshape(h, stride)
+    rows = np.frombuffer(ptr, np.uint8).reshape(h, stride)  # type: ignore[call-overload]
     return rows[:, : 3 * w].reshape(h, w, 3).copy()
 
 

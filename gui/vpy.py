@@ -224,8 +224,6 @@ class VapourSynthClip:
     """
 
     def __init__(self, node: vs.VideoNode, index: int, environment: ScriptEnvironment | None = None) -> None:
-        import vapoursynth as vs
-
         self.index = index
         self.name = f"Output {index}"
         self.environment = environment
@@ -257,7 +255,6 @@ class VapourSynthClip:
             num_frames=node.num_frames,
         )
         self._dtype = self.info.pix_fmt.dtype
-        del vs
 
     def _to_yuv444(self, node: vs.VideoNode, matrix: int, props: Any) -> tuple[vs.VideoNode, int]:
         import vapoursynth as vs

@@ -8,7 +8,7 @@ import pytest
 
 from ffmpeg_bridge import open_source
 from vsgnvc.codec.decoder import Decoder
-from vsgnvc.codec.encoder import EncodeSettings, Encoder
+from vsgnvc.codec.encoder import Encoder, EncodeSettings
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from ffmpeg_bridge import open_source, read_y4m
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader
 from vsgnvc.codec.api import encode_file
 from vsgnvc.codec.decoder import Decoder, ModelMismatchError
-from vsgnvc.codec.encoder import EncodeSettings, Encoder
+from vsgnvc.codec.encoder import Encoder, EncodeSettings
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +101,8 @@ def test_truncated_and_corrupted_files_raise_format_error(encoded, tiny_model, t
     flipped[len(data) // 3] ^= 0x10
     bad = tmp_path / "flip.gnvc"
     bad.write_bytes(bytes(flipped))
-    with pytest.raises(GNVCFormatError):
-        with Decoder(bad, tiny_model, "cpu") as dec:
-            list(dec.frames())
+    with pytest.raises(GNVCFormatError), Decoder(bad, tiny_model, "cpu") as dec:
+        list(dec.frames())
 
 
 def test_other_weights_are_a_clear_error(encoded, tiny_model_dir, tmp_path):

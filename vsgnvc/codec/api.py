@@ -14,7 +14,7 @@ from ffmpeg_bridge.video import Frame, VideoInfo
 
 from ..models.bundle import GnvcModel
 from .decoder import Decoder
-from .encoder import EncodeResult, EncodeSettings, Encoder
+from .encoder import Encoder, EncodeResult, EncodeSettings
 from .resize import limit_frames, parse_size, resize_stream
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def open_gnvc(
     path: Path, model: GnvcModel | None = None, device: str | int | None = None, refine: bool | None = None
 ) -> tuple[VideoInfo, Iterator[Frame]]:
     """Decoded frames of a ``.gnvc`` as a frame source for ``ffmpeg_bridge``."""
-    decoder = Decoder(path, model, device)
+    decoder = Decoder(path, model, device, refine=refine)
 
     def gen() -> Iterator[Frame]:
         with decoder:
@@ -96,8 +96,28 @@ def open_enhanced(
 
     model = model or GnvcModel.from_pretrained()
     info, frames = open_input(source, max_frames, resize)
+    spool: Path | None = None
     if info.num_frames is None:
-        raise ValueError(f"{source}: enhance needs an input of known length (a file, not a pipe)")
+        # Length unknown (y4m, a pipe): spool to a temporary y4m to count the frames.
+        fd, name = tempfile.mkstemp(prefix=".gnvc-spool.", suffix=".y4m")
+        spool = Path(name)
+        with os.fdopen(fd, "wb") as f:
+            count = write_y4m(f, info, frames)
+        if count == 0:
+            spool.unlink()
+            raise ValueError(f"{source}: no frames to enhance")
+        stream = open(spool, "rb")  # noqa: SIM115 - closed when the generator ends
+        info, frames = read_y4m(stream)
+        info = replace(info, num_frames=count)
     reader = SequentialFrames(frames, keep=4 * model.index.gop_size)
     enhancer = Enhancer(model, info, info.num_frames, reader, strength=strength, steps=steps, seed=seed, device=device)
-    return enhancer.info, enhancer.frames()
+
+    def gen() -> Iterator[Frame]:
+        try:
+            yield from enhancer.frames()
+        finally:
+            if spool is not None:
+                stream.close()
+                spool.unlink(missing_ok=True)
+
+    return enhancer.info, gen()

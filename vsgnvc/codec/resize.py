@@ -19,7 +19,7 @@ def parse_size(text: str, info: VideoInfo) -> tuple[int, int]:
         w, h = int(w_text), int(h_text)
     except ValueError:
         raise ValueError(f"size must look like 320x180 or 320x-1, got {text!r}") from None
-    if w == -1 and h == -1 or w == 0 or h == 0 or w < -1 or h < -1:
+    if (w == -1 and h == -1) or w == 0 or h == 0 or w < -1 or h < -1:
         raise ValueError(f"invalid size {text!r}")
     if w == -1:
         w = max(2, round(info.width * h / info.height / 2) * 2)

@@ -22,10 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import warnings
 
 import torch
 import torch.nn.functional as F
