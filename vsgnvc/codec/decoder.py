@@ -62,7 +62,7 @@ class Decoder:
     ) -> None:
         self.header: SequenceHeader = self._reader.header
         self.device = resolve_device(device)
-        self.model = (model or GnvcModel.from_pretrained()).to(self.device).eval()
+        self.model = (model or GnvcModel.from_pretrained()).place(self.device)
         if self.header.weights_hash != self.model.weights_hash:
             raise ModelMismatchError(
                 f"{self.path}: written by model {self.header.model_name!r} "

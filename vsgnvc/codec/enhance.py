@@ -88,7 +88,7 @@ class Enhancer:
             seed,
         )
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.place(self.device)
         self.info = info
         self.get_frames = get_frames
         m = model.pixel_multiple

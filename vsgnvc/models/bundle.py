@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from .io import weights_hash
@@ -108,6 +109,13 @@ class GnvcModel(nn.Module):
     def pixel_multiple(self) -> int:
         """Frames are padded to a multiple of this many pixels."""
         return self.vae.spatial_factor * self.codec.latent_multiple
+
+    def place(self, device: torch.device) -> GnvcModel:
+        """Move to ``device``; the refiner runs in bf16 on GPU, fp32 on CPU (VAE and codec stay fp32)."""
+        self.to(device).eval()
+        if self.refiner is not None:
+            self.refiner.place(device)
+        return self
 
     @classmethod
     def from_pretrained(
