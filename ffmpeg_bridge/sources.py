@@ -266,7 +266,7 @@ def from_vs_node(node: vs.VideoNode) -> tuple[VideoInfo, Iterator[Frame]]:
         height=node.height,
         fps=Fraction(node.fps.numerator, node.fps.denominator),
         pix_fmt=formats[node.format.id],
-        color_range=ColorRange.FULL if vs_range == 0 else ColorRange.LIMITED,  # VS: 0 = full, 1 = limited
+        color_range=ColorRange.FULL if vs_range == 1 else ColorRange.LIMITED,  # R81 _Range: 0 = limited, 1 = full
         matrix=int(props.get("_Matrix", UNSPECIFIED)),
         transfer=int(props.get("_Transfer", UNSPECIFIED)),
         primaries=int(props.get("_Primaries", UNSPECIFIED)),

@@ -268,4 +268,3 @@ def _open_source(decoder: Decoder, explicit: Path | None) -> tuple[Clip | None, 
     if clip.num_frames < decoder.num_frames:
         logger.warning("source %s has %d frames, the stream %d", path, clip.num_frames, decoder.num_frames)
     return clip, ""
-

@@ -132,7 +132,7 @@ def test_from_vs_node_reads_props_and_planes() -> None:
 
     clip = vs.core.std.BlankClip(format=vs.YUV420P10, width=34, height=18, length=3, fpsnum=30000, fpsden=1001,
                                  color=[600, 300, 800])  # fmt: skip
-    clip = clip.std.SetFrameProps(_Matrix=9, _Transfer=16, _Primaries=9, _Range=0, _SARNum=4, _SARDen=3)
+    clip = clip.std.SetFrameProps(_Matrix=9, _Transfer=16, _Primaries=9, _Range=1, _SARNum=4, _SARDen=3)
     info, frames = from_vs_node(clip)
     frames = list(frames)
     assert info == VideoInfo(34, 18, Fraction(30000, 1001), PixelFormat.YUV420P10, ColorRange.FULL,
