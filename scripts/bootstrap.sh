@@ -49,8 +49,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
-# vspipe only works once the venv's interpreter and libpython are recorded.
-# check-env exits 0 even when unconfigured, so test its words.
-if "$VENV/bin/vapoursynth" check-env 2>&1 | grep -q "NOT CONFIGURED"; then
-    "$VENV/bin/vapoursynth" config >&2
+# vspipe only works once the venv's interpreter and libpython are recorded. Always (re)write it:
+# it is cheap, keyed by this venv's path, and check-env exits 0 even when unconfigured.
+"$VENV/bin/vapoursynth" config >/dev/null
+if "$VENV/bin/vapoursynth" check-env 2>&1 | grep "NOT CONFIGURED" >/dev/null; then
+    echo "vsgnvc setup: 'vapoursynth config' did not configure $VENV; vspipe will not work" >&2
+    exit 1
 fi
