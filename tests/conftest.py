@@ -40,30 +40,9 @@ def ffmpeg_exe() -> str:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny, real (saved + reloaded, CDF tables built) model folder with 4 rate points, GOP 9."""
-    import torch
+    from vsgnvc.models.tiny import save_tiny_model
 
-    from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
-    from vsgnvc.models.latent_codec import ContextualLatentCodec
-    from vsgnvc.models.vae import SMALL_VAE_CONFIG, VideoVAE
-
-    torch.manual_seed(0)
-    vae = VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4))
-    codec = ContextualLatentCodec(hidden_channels=16, y_channels=16, z_channels=8, context_channels=8, num_rates=4)
-    codec.update()
-    from vsgnvc.refine import Refiner
-
-    refiner = Refiner.build(
-        prior_config={"num_attention_heads": 2, "attention_head_dim": 8, "text_dim": 8, "freq_dim": 16,
-                      "ffn_dim": 32, "num_layers": 2},
-        context_channels=8,
-        adapter_config={"hidden_dim": 16, "num_res_blocks": 1, "freq_dim": 16, "norm_groups": 4},
-        num_text_tokens=4,
-    ).place("cpu")
-    rates = tuple(RatePoint(i, 0.05 * 2**i, bpp=0.01 * 2**i) for i in range(4))
-    index = ModelIndex("tiny-test", rates, 1, gop_size=9, refine_window=3, refine_overlap=1)
-    folder = tmp_path_factory.mktemp("models") / "tiny"
-    GnvcModel(vae, codec, index, refiner.eval()).save_pretrained(folder)
-    return folder
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
 
 
 @pytest.fixture(scope="session")
