@@ -346,6 +346,16 @@ def open_source(path: Path | str, max_frames: int | None = None) -> tuple[VideoI
             info = _with_count(info, min(max_frames, info.num_frames or max_frames))
             frames = itertools.islice(frames, max_frames)
         return info, frames
+    if path.suffix.lower() == ".vpy":
+        import itertools
+
+        from vsgnvc.vs.script import open_vpy
+
+        info, frames = open_vpy(path)
+        if max_frames is not None:
+            info = _with_count(info, min(max_frames, info.num_frames or max_frames))
+            frames = itertools.islice(frames, max_frames)
+        return info, frames
     if _starts_with_y4m_magic(path):
         return open_y4m(path, max_frames)
     return open_video(path, max_frames)

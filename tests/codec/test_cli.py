@@ -52,3 +52,18 @@ def test_info_reports_gops(tmp_path, small_clip_y4m, tiny_model_dir):
 
     data = json.loads(gnvc("info", "--json", str(out)).stdout)
     assert data["frames"] == 13 and len(data["gops"]) == 2
+
+
+def test_encode_from_vpy_script(tmp_path, small_clip_y4m, tiny_model_dir):
+    script = tmp_path / "src.vpy"
+    script.write_text(
+        "from vsgnvc.vs import load_video\n"
+        f"load_video({str(small_clip_y4m)!r}, max_frames=6).set_output()\n"
+    )
+    out = tmp_path / "s.gnvc"
+    proc = gnvc("-q", "encode", str(script), str(out), "--model", str(tiny_model_dir))
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    data = json.loads(gnvc("info", "--json", str(out)).stdout)
+    assert (data["frames"], data["width"], data["height"]) == (6, 96, 40)
