@@ -336,29 +336,25 @@ def open_source(path: Path | str, max_frames: int | None = None) -> tuple[VideoI
     path = Path(path)
     if not path.exists():
         raise SourceError(f"input file {path} does not exist")
-    if path.suffix.lower() == ".gnvc":
-        import itertools
-
-        from vsgnvc.codec.api import open_gnvc
-
-        info, frames = open_gnvc(path)
-        if max_frames is not None:
-            info = _with_count(info, min(max_frames, info.num_frames or max_frames))
-            frames = itertools.islice(frames, max_frames)
-        return info, frames
-    if path.suffix.lower() == ".vpy":
-        import itertools
-
-        from vsgnvc.vs.script import open_vpy
-
-        info, frames = open_vpy(path)
-        if max_frames is not None:
-            info = _with_count(info, min(max_frames, info.num_frames or max_frames))
-            frames = itertools.islice(frames, max_frames)
-        return info, frames
+    suffix = path.suffix.lower()
+    if suffix in (".gnvc", ".vpy"):
+        if suffix == ".gnvc":
+            from vsgnvc.codec.api import open_gnvc as opener
+        else:
+            from vsgnvc.vs.script import open_vpy as opener
+        return _limit(*opener(path), max_frames)
     if _starts_with_y4m_magic(path):
         return open_y4m(path, max_frames)
     return open_video(path, max_frames)
+
+
+def _limit(info: VideoInfo, frames: Iterator[Frame], max_frames: int | None) -> tuple[VideoInfo, Iterator[Frame]]:
+    """At most ``max_frames`` of a source, with the count in ``info`` adjusted to match."""
+    if max_frames is None:
+        return info, frames
+    import itertools
+
+    return _with_count(info, min(max_frames, info.num_frames or max_frames)), itertools.islice(frames, max_frames)
 
 
 def _starts_with_y4m_magic(path: Path) -> bool:
