@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -31,6 +32,32 @@ def open_input(source: str | Path, max_frames: int | None = None, resize: str | 
     return info, frames
 
 
+@contextlib.contextmanager
+def known_length(
+    info: VideoInfo, frames: Iterator[Frame], source: str | Path, spool_dir: Path | None = None
+) -> Iterator[tuple[VideoInfo, Iterator[Frame]]]:
+    """The stream with ``info.num_frames`` set: as is when known, else spooled to a temporary y4m and counted.
+
+    Inputs of unknown length (y4m files, pipes) need this because the header states the frame count.
+    The temporary file is removed when the block ends.
+    """
+    if info.num_frames is not None:
+        yield info, frames
+        return
+    fd, name = tempfile.mkstemp(prefix=".gnvc-spool.", suffix=".y4m", dir=spool_dir)
+    spool = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            count = write_y4m(f, info, frames)
+        if count == 0:
+            raise ValueError(f"{source}: no frames")
+        with open(spool, "rb") as f:
+            counted, spooled = read_y4m(f)
+            yield replace(counted, num_frames=count), spooled
+    finally:
+        spool.unlink(missing_ok=True)
+
+
 def encode_file(
     source: str | Path,
     output: Path,
@@ -50,21 +77,8 @@ def encode_file(
     encoder = Encoder(model or GnvcModel.from_pretrained(), device)
     if settings.source_path == "" and str(source) != "-":
         settings = replace(settings, source_path=str(Path(source).resolve()))
-    if info.num_frames is not None:
+    with known_length(info, frames, source, output.parent) as (info, frames):
         return encoder.encode(info, frames, output, info.num_frames, settings, overwrite=overwrite, progress=progress)
-    # Length unknown (a pipe): spool to a temporary y4m so the header can state the frame count.
-    fd, spool_name = tempfile.mkstemp(prefix=".gnvc-spool.", suffix=".y4m", dir=output.parent)
-    spool = Path(spool_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            count = write_y4m(f, info, frames)
-        if count == 0:
-            raise ValueError(f"{source}: no frames to encode")
-        with open(spool, "rb") as f:
-            info2, frames2 = read_y4m(f)
-            return encoder.encode(info2, frames2, output, count, settings, overwrite=overwrite, progress=progress)
-    finally:
-        spool.unlink(missing_ok=True)
 
 
 def open_gnvc(
@@ -96,28 +110,19 @@ def open_enhanced(
 
     model = model or GnvcModel.from_pretrained()
     info, frames = open_input(source, max_frames, resize)
-    spool: Path | None = None
-    if info.num_frames is None:
-        # Length unknown (y4m, a pipe): spool to a temporary y4m to count the frames.
-        fd, name = tempfile.mkstemp(prefix=".gnvc-spool.", suffix=".y4m")
-        spool = Path(name)
-        with os.fdopen(fd, "wb") as f:
-            count = write_y4m(f, info, frames)
-        if count == 0:
-            spool.unlink()
-            raise ValueError(f"{source}: no frames to enhance")
-        stream = open(spool, "rb")  # noqa: SIM115 - closed when the generator ends
-        info, frames = read_y4m(stream)
-        info = replace(info, num_frames=count)
-    reader = SequentialFrames(frames, keep=4 * model.index.gop_size)
-    enhancer = Enhancer(model, info, info.num_frames, reader, strength=strength, steps=steps, seed=seed, device=device)
+    stack = contextlib.ExitStack()
+    info, frames = stack.enter_context(known_length(info, frames, source))
+    try:
+        reader = SequentialFrames(frames, keep=4 * model.index.gop_size)
+        enhancer = Enhancer(
+            model, info, info.num_frames, reader, strength=strength, steps=steps, seed=seed, device=device
+        )
+    except BaseException:
+        stack.close()
+        raise
 
     def gen() -> Iterator[Frame]:
-        try:
+        with stack:
             yield from enhancer.frames()
-        finally:
-            if spool is not None:
-                stream.close()
-                spool.unlink(missing_ok=True)
 
     return enhancer.info, gen()
