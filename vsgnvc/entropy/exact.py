@@ -76,10 +76,13 @@ class ExactNet(nn.Module):
         self._last_conv = max(i for i, m in enumerate(layers) if isinstance(m, ExactConv2d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Same clamps as forward_exact: a network trained without them can leave the grid's range
+        # and then the coder's entropy parameters no longer match the ones it was trained with.
+        x = x.clamp(-ACT_LIMIT, ACT_LIMIT)
         for i, layer in enumerate(self.layers):
             x = layer(x)
-            if isinstance(layer, ExactConv2d) and i != self._last_conv:
-                x = F.relu(x)
+            if isinstance(layer, ExactConv2d):
+                x = (F.relu(x) if i != self._last_conv else x).clamp(-ACT_LIMIT, ACT_LIMIT)
         return x
 
     @torch.no_grad()

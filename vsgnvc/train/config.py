@@ -45,6 +45,10 @@ class StageConfig:
     checkpoint_every: int = 500
     log_every: int = 25
     grad_clip: float = 1.0
+    # > 0: encode this many random crops once and draw latent batches from them (codec/prior/refine),
+    # each cut to a random latent_window x latent_window window (0 = the whole crop's latent).
+    latent_pool: int = 0
+    latent_window: int = 0
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:

@@ -10,6 +10,7 @@ from ..models.latent_codec import ContextualLatentCodec, frame_bits
 from ..models.vae import VideoVAE
 from .config import StageConfig
 from .data import VideoCrops
+from .latent_pool import LatentPool
 from .loop import StagePlan
 
 
@@ -38,11 +39,19 @@ def vae_plan(cfg: StageConfig, vae: VideoVAE, crops: VideoCrops) -> StagePlan:
     return StagePlan(cfg, vae, [p for p in vae.parameters() if p.requires_grad], loss_fn, batch_fn)
 
 
-def _latent_batch(vae: VideoVAE, crops: VideoCrops, batch: int):
-    """A batch_fn drawing video crops and returning their (normalised) VAE latents."""
+def _latent_batch(vae: VideoVAE, crops: VideoCrops, cfg: StageConfig):
+    """A batch_fn returning normalised VAE latents of random crops (from a pre-encoded pool if configured)."""
+    if cfg.latent_pool:
+
+        def pool_batch(rng) -> torch.Tensor:
+            # Built on first use: a finished stage that is only reloaded never pays for it.
+            pool = LatentPool.build(vae, crops, cfg.latent_pool, seed=crops.seed)
+            return pool.sample(rng, cfg.batch, cfg.latent_window or None).to(vae.latents_mean.device)
+
+        return pool_batch
 
     def batch_fn(rng) -> torch.Tensor:
-        x = torch.stack([crops.sample(rng) for _ in range(batch)])
+        x = torch.stack([crops.sample(rng) for _ in range(cfg.batch)])
         with torch.no_grad():
             return vae.encode(x.to(vae.latents_mean.device))
 
@@ -98,7 +107,7 @@ def codec_plan(cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, cr
 
     main = [p for n, p in codec.named_parameters() if not n.endswith(".quantiles")]
     aux = [p for n, p in codec.named_parameters() if n.endswith(".quantiles")]
-    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg.batch), aux)
+    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg), aux)
 
 
 def prior_plan(cfg: StageConfig, vae: VideoVAE, refiner, crops: VideoCrops) -> StagePlan:
@@ -112,7 +121,7 @@ def prior_plan(cfg: StageConfig, vae: VideoVAE, refiner, crops: VideoCrops) -> S
         return out["loss"], None, {"loss": out["loss"].item()}
 
     params = list(refiner.prior.parameters())
-    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg.batch))
+    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg))
 
 
 def refine_plan(
@@ -132,4 +141,4 @@ def refine_plan(
         return out["loss"], None, {"loss": out["loss"].item()}
 
     params = [p for n, p in refiner.named_parameters() if not n.startswith("prior.")]
-    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg.batch))
+    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg))
