@@ -7,11 +7,13 @@
            h_a -> z_0 -> EB                         h_a -> z_t -> EB
     z^ -> h_s ----------> (s, mu) -> GC      z^ -> h_s --+
                                              y^_{t-1} ---+-> (s, mu) -> GC
-    y^_0 -> g_s -> l^_0                      y^_t, f_{t-1} -> g_s' -> l^_t
+    y^_0 -> g_s -> l^_0                      l^_t = l^_{t-1} + g_s'(y^_t, f_{t-1})
     f_0 = ctx(l^_0)                          f_t = ctx(l^_t)
 
 Analysis/synthesis are conditioned on ``f_{t-1}``, the context feature of the previous *decoded*
-latent (DCVC-style conditional coding). The entropy parameters come from the hyperprior and the
+latent (DCVC-style conditional coding). Inter synthesis predicts a correction to the previous
+decoded latent, so an inter frame that spends no bits repeats its predecessor instead of running
+a free recurrence through the context (which drifted and blew up at low rates). The entropy parameters come from the hyperprior and the
 previous decoded symbols ``y^_{t-1}`` through exact fixed-point networks (``vsgnvc.entropy.exact``),
 so a stream decodes on any device. One model serves every rate point through per-channel gains
 (quantisation step sizes) selected by a rate index.
@@ -202,9 +204,9 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         return s, mu
 
     def forward_frame(
-        self, latent: torch.Tensor, prev: tuple[torch.Tensor, torch.Tensor] | None, rate: torch.Tensor
+        self, latent: torch.Tensor, prev: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None, rate: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """Training step for one latent frame ``[B, C, h, w]``; ``prev`` = (y^_{t-1}, f_{t-1}) or None.
+        """Training step for one latent frame ``[B, C, h, w]``; ``prev`` = (y^_{t-1}, f_{t-1}, l^_{t-1}) or None.
 
         ``rate``: ``[B]`` integer rate indexes. Returns ``latent_hat``, ``y_hat``, ``context`` and
         ``likelihoods_y`` / ``likelihoods_z``.
@@ -227,7 +229,7 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         if prev is None:
             latent_hat = self.intra_synthesis(y_hat)
         else:
-            latent_hat = self.inter_synthesis(y_hat, prev[1])
+            latent_hat = prev[2] + self.inter_synthesis(y_hat, prev[1])
         return {
             "latent_hat": latent_hat,
             "y_hat": y_hat,
@@ -267,7 +269,10 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         y_hat_s = symbols_s.double() + mu_s
         y_unit = to_grid(y_hat_s * self.inv_gain[rate].view(1, -1, 1, 1))
         y_float = y_unit.float()
-        latent = self.intra_synthesis(y_float) if prev is None else self.inter_synthesis(y_float, prev.context)
+        if prev is None:
+            latent = self.intra_synthesis(y_float)
+        else:
+            latent = prev.latent + self.inter_synthesis(y_float, prev.context)
         return FrameCode(strings, latent, y_unit, self.context_net(latent))
 
     @torch.no_grad()

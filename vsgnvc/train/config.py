@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,12 @@ class StageConfig:
 
     ``name``: vae (0: reconstruction + KL), codec (I: rate + latent distortion), prior (flow-matching
     pre-training of our small prior), refine (I: adapter with the GNVC-VD correction objective),
-    joint (II: pixel-space fine-tuning of codec + adapter).
+    joint (II: pixel-space fine-tuning of the codec's synthesis side, the VAE decoder and the adapter).
+
+    The distortion weights only matter to ``joint``, whose per-sample loss is
+    ``bpp + lambda_r * (pixel_weight * MSE + msssim_weight * (1 - MS-SSIM) + lpips_weight * LPIPS
+    + latent_weight * (|x_c - x_1|^2 + |x~_1 - x_1|^2))``, pixels in [-1, 1], latents normalised.
+    ``latent_weight = 1, pixel_weight = 0`` is the codec stage's objective plus the refiner term.
     """
 
     name: str
@@ -42,6 +47,8 @@ class StageConfig:
     aux_lr: float = 1e-3
     msssim_weight: float = 0.0
     latent_weight: float = 1.0
+    pixel_weight: float = 1.0
+    lpips_weight: float = 0.0
     checkpoint_every: int = 500
     log_every: int = 25
     grad_clip: float = 1.0
@@ -55,6 +62,19 @@ class StageConfig:
             raise ValueError(f"unknown stage {self.name!r}; expected one of {', '.join(STAGES)}")
         if self.steps < 0 or self.batch < 1 or self.crop < 8 or self.frames < 1:
             raise ValueError(f"stage {self.name}: steps, batch, crop and frames must be positive")
+        weights = {"msssim_weight": self.msssim_weight, "latent_weight": self.latent_weight,
+                   "pixel_weight": self.pixel_weight, "lpips_weight": self.lpips_weight}  # fmt: skip
+        for key, value in weights.items():
+            if not value >= 0.0:
+                raise ValueError(f"stage {self.name}: {key} must be >= 0, got {value}")
+
+
+def _fields(cls: type, table: dict[str, Any], where: str) -> dict[str, Any]:
+    """TOML table -> dataclass keyword arguments (lists as tuples); unknown keys are a one-line error."""
+    unknown = sorted(set(table) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
 
 
 @dataclass(frozen=True)
@@ -72,11 +92,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
-        data = raw.get("data", {})
-        data = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-        stages = tuple(
-            StageConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in s.items()}) for s in raw.get("stages", [])
-        )
+        data = DataConfig(**_fields(DataConfig, raw.get("data", {}), "[data]"))
+        stages = tuple(StageConfig(**_fields(StageConfig, s, "[[stages]]")) for s in raw.get("stages", []))
         if not stages:
             raise ValueError("config has no [[stages]]")
         return cls(data=data, stages=stages, model=raw.get("model", {}), seed=int(raw.get("seed", 0)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,7 +52,8 @@ def load_cached(path: Path, height: int, max_frames: int, cache_dir: Path) -> np
         return np.load(cache, mmap_mode="r")
     arr = decode_rgb(path, height, max_frames)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".partial.npy")
+    # One temp name per process: ranks of a distributed run fill the same cache at once.
+    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npy")
     np.save(tmp, arr)
     tmp.replace(cache)
     return arr

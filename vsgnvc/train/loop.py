@@ -7,6 +7,7 @@ or in one process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ class StagePlan:
     loss_fn: LossFn
     batch_fn: BatchFn
     aux_params: list[nn.Parameter] | None = None
+    finish: Callable[[], None] | None = None  # run once the stage's steps are done (e.g. rebuild coding tables)
 
 
 def world() -> tuple[int, int]:
@@ -53,12 +55,59 @@ def world() -> tuple[int, int]:
     return rank, size
 
 
-def _average_gradients(params: list[nn.Parameter], size: int) -> None:
-    # Explicit all-reduce rather than DDP wrapping: our stages train sub-modules of one bundle.
-    for p in params:
-        if p.grad is not None:
-            torch.distributed.all_reduce(p.grad)
-            p.grad /= size
+def average_gradients(params: list[nn.Parameter], size: int) -> None:
+    """Mean of every gradient over the ranks, in one all-reduce.
+
+    Explicit rather than DDP wrapping: our stages train sub-modules of one bundle. A parameter without a
+    gradient on this rank counts as zero; it gets one if any rank has one, so every rank takes the same step.
+    """
+    if not params:
+        return
+    flat = torch.cat(
+        [(p.grad if p.grad is not None else torch.zeros_like(p)).flatten().float() for p in params]
+        + [torch.tensor([float(p.grad is not None) for p in params], device=params[0].device)]
+    )
+    torch.distributed.all_reduce(flat)
+    flat /= size
+    present = flat[-len(params) :]
+    offset = 0
+    for i, p in enumerate(params):
+        n = p.numel()
+        if present[i] > 0:
+            p.grad = flat[offset : offset + n].view_as(p).to(p.dtype)
+        offset += n
+
+
+def mean_metrics(metrics: dict[str, float], size: int) -> dict[str, float]:
+    """Each metric averaged over the ranks that report it (per-rate keys differ between ranks)."""
+    if size == 1:
+        return metrics
+    gathered: list[dict[str, float] | None] = [None] * size
+    torch.distributed.all_gather_object(gathered, metrics)
+    keys = list(dict.fromkeys(k for m in gathered if m for k in m))
+    return {k: float(np.mean([m[k] for m in gathered if m and k in m])) for k in keys}
+
+
+def weights_digest(model: nn.Module) -> str:
+    """SHA-256 (16 hex digits) of every tensor in ``model.state_dict()``: equal on all ranks of a healthy run."""
+    h = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_ranks_agree(model: nn.Module, what: str) -> str:
+    """Log this rank's weights digest and raise if any rank differs (call on every rank, or it blocks)."""
+    rank, size = world()
+    digest = weights_digest(model)
+    logger.info("%s: weights %s on rank %d of %d", what, digest, rank, size)
+    if size > 1:
+        digests: list[str | None] = [None] * size
+        torch.distributed.all_gather_object(digests, digest)
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"{what}: ranks ended with different weights ({', '.join(map(str, digests))})")
+    return digest
 
 
 def _atomic_save(obj_path: Path, writer: Callable[[Path], None]) -> None:
@@ -96,7 +145,7 @@ def run_stage(
     rank, size = world()
     stage_dir = run_dir / cfg.name
     opt = torch.optim.AdamW(plan.params, lr=cfg.lr, weight_decay=0.0)
-    opts = [opt]
+    opts: list[torch.optim.Optimizer] = [opt]
     aux_opt = None
     if plan.aux_params:
         aux_opt = torch.optim.Adam(plan.aux_params, lr=cfg.aux_lr)
@@ -106,6 +155,8 @@ def run_stage(
         step = load_checkpoint(stage_dir, model, opts)
         logger.info("%s: resumed at step %d", cfg.name, step)
     if step >= cfg.steps:
+        if plan.finish is not None:
+            plan.finish()
         return {}
     # Cosine decay to 10 % of the base rate, a function of the step so resuming keeps it.
     def lr_at(s: int) -> float:
@@ -133,7 +184,7 @@ def run_stage(
         total = loss + aux if aux is not None else loss
         total.backward()
         if size > 1:
-            _average_gradients(plan.params + (plan.aux_params or []), size)
+            average_gradients(plan.params + (plan.aux_params or []), size)
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(plan.params, cfg.grad_clip)
         opt.step()
@@ -141,12 +192,18 @@ def run_stage(
             aux_opt.step()
         step += 1
         bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            metrics = mean_metrics(metrics, size)
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
-            bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ("loss", "bpp", "psnr")})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if k in ("loss", "bpp", "psnr", "msssim")})
             with open(log_path, "a") as f:
                 f.write(json.dumps({"step": step, "time": round(time.perf_counter() - t0, 2), **metrics}) + "\n")
         if rank == 0 and (step % cfg.checkpoint_every == 0 or step == end):
             save_checkpoint(stage_dir, model, opts, step)
     bar.close()
     model.eval()
+    if step >= cfg.steps and plan.finish is not None:
+        plan.finish()
+    if size > 1:
+        check_ranks_agree(model, cfg.name)
     return metrics

@@ -1,4 +1,13 @@
-"""``gnvc train CONFIG``: build the model from the config, run each stage (resumable), export a model folder."""
+"""``gnvc train CONFIG``: build the model from the config, run each stage (resumable), export a model folder.
+
+The same command runs data-parallel under torchrun (gloo on CPU, NCCL on GPU)::
+
+    OMP_NUM_THREADS=1 torchrun --nproc-per-node 2 -m vsgnvc.cli.main -- train CONFIG --run DIR
+
+(the ``--`` stops torchrun from reading ``--run`` as an abbreviation of its own ``--run-path``). Every rank
+trains on its own crops with averaged gradients; rank 0 alone writes the run folder and the export, and every
+stage ends by checking that all ranks hold identical weights.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +25,8 @@ from ..models.latent_codec import ContextualLatentCodec
 from ..models.vae import SMALL_VAE_CONFIG, VideoVAE
 from .config import StageConfig, TrainConfig
 from .data import VideoCrops, list_videos, load_cached
-from .loop import load_checkpoint, run_stage, world
+from .joint import joint_plan
+from .loop import check_ranks_agree, load_checkpoint, run_stage, world
 from .stages import codec_plan, latent_statistics, prior_plan, refine_plan, vae_plan
 
 logger = logging.getLogger(__name__)
@@ -76,6 +86,8 @@ def _plan(stage: StageConfig, model: GnvcModel, clips: list, seed: int):
         return prior_plan(stage, model.vae, model.refiner, crops)
     if stage.name == "refine":
         return refine_plan(stage, model.vae, model.codec, model.refiner, crops)
+    if stage.name == "joint":
+        return joint_plan(stage, model, crops)
     raise ValueError(f"stage {stage.name} is not implemented yet")
 
 
@@ -105,13 +117,19 @@ def train(config_path: Path, run_dir: Path, export: Path | None = None, root: Pa
         done = run_dir / stage.name / "trainer.pt"
         if done.is_file() and torch.load(done, weights_only=True)["step"] >= stage.steps:
             load_checkpoint(run_dir / stage.name, plan.module, [])
+            if plan.finish is not None:
+                plan.finish()
             logger.info("%s: already trained", stage.name)
             continue
         t0 = time.perf_counter()
         metrics = run_stage(plan, run_dir, cfg.seed, device)
         logger.info("%s: %d steps in %.0f s, last %s", stage.name, stage.steps, time.perf_counter() - t0, metrics)
+    check_ranks_agree(model, "model")
     if export is not None and rank == 0:
         export_model(model, export)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # the other ranks wait for rank 0's export
+        torch.distributed.destroy_process_group()
     return model
 
 

@@ -39,6 +39,14 @@ def vae_plan(cfg: StageConfig, vae: VideoVAE, crops: VideoCrops) -> StagePlan:
     return StagePlan(cfg, vae, [p for p in vae.parameters() if p.requires_grad], loss_fn, batch_fn)
 
 
+def rate_lambdas(cfg: StageConfig, codec: ContextualLatentCodec) -> torch.Tensor:
+    """The stage's distortion weight per rate point (the codec's ``rate_lambdas`` unless the stage sets its own)."""
+    lambdas = torch.tensor(cfg.lambdas or codec.config.rate_lambdas or ())
+    if len(lambdas) != codec.num_rates:
+        raise ValueError(f"stage {cfg.name}: {len(lambdas)} lambdas for {codec.num_rates} rate points")
+    return lambdas
+
+
 def _latent_batch(vae: VideoVAE, crops: VideoCrops, cfg: StageConfig):
     """A batch_fn returning normalised VAE latents of random crops (from a pre-encoded pool if configured)."""
     if cfg.latent_pool:
@@ -78,7 +86,7 @@ def code_sequence(codec: ContextualLatentCodec, latents: torch.Tensor, rate: tor
     contexts = []
     for t in range(latents.shape[2]):
         out = codec.forward_frame(latents[:, :, t], prev, rate)
-        prev = (out["y_hat"], out["context"])
+        prev = (out["y_hat"], out["context"], out["latent_hat"])
         outs.append(out["latent_hat"])
         contexts.append(out["context"])
         bits = bits + frame_bits(out["likelihoods_y"]) + frame_bits(out["likelihoods_z"])
@@ -87,9 +95,7 @@ def code_sequence(codec: ContextualLatentCodec, latents: torch.Tensor, rate: tor
 
 def codec_plan(cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, crops: VideoCrops) -> StagePlan:
     """Stage I (codec part): rate + lambda_r * latent MSE, a random rate point per sample."""
-    lambdas = torch.tensor(cfg.lambdas or codec.config.rate_lambdas)
-    if len(lambdas) != codec.num_rates:
-        raise ValueError(f"stage codec: {len(lambdas)} lambdas for {codec.num_rates} rate points")
+    lambdas = rate_lambdas(cfg, codec)
     pixels = cfg.frames * cfg.crop * cfg.crop
 
     def loss_fn(latents: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -141,4 +147,6 @@ def refine_plan(
         return out["loss"], None, {"loss": out["loss"].item()}
 
     params = [p for n, p in refiner.named_parameters() if not n.startswith("prior.")]
+    for p in params:
+        p.requires_grad_(True)  # a joint stage with latent_weight = 0 before this one freezes the adapter
     return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg))
