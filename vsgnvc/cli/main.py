@@ -14,6 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .bench import add_parser as add_bench_parser
+from .bench import cmd_bench
+
 logger = logging.getLogger("vsgnvc")
 
 EXIT_USAGE = 2
@@ -89,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path)
     p.add_argument("--run", type=Path, required=True, help="run folder (config, metrics.jsonl, checkpoints)")
     p.add_argument("--export", type=Path, default=None, help="write the finished model folder here")
+    add_bench_parser(sub)
     return parser
 
 
@@ -274,6 +278,7 @@ COMMANDS = {
     "doctor": cmd_doctor,
     "train": cmd_train,
     "demo": cmd_demo,
+    "bench": cmd_bench,
 }
 
 

@@ -9,6 +9,10 @@ Works on numpy arrays and files only (no other vsgnvc subpackage is imported):
 * :mod:`.bdrate` Bjontegaard deltas with PCHIP.
 * :mod:`.baselines` / :mod:`.encoders` x264, x265, SVT-AV1 and VVenC through ffmpeg, low delay, with
   bit-rate matching on real output sizes.
+* :mod:`.bench` (``gnvc bench``) runs our codec and the baselines on the benchmark clips; :mod:`.codec_run`
+  encodes/decodes with our codec in a worker process and :mod:`.usage` measures each phase's time and peak
+  memory; :mod:`.score` applies every metric (:mod:`.perceptual`: LPIPS/DISTS when available offline);
+  :mod:`.report` writes CSV, BD-rates, RD plots and the Markdown summary. These import the codec lazily.
 """
 
 from vsgnvc.eval.baselines import (
