@@ -142,7 +142,9 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         # Per-rate quantisation gains (log domain for training), snapped to dyadic values by update().
         self.log_gain = nn.Parameter(torch.linspace(-1.5, 1.0, num_rates).view(num_rates, 1).repeat(1, m))
         self.log_hyper_gain = nn.Parameter(torch.linspace(-0.5, 0.5, num_rates).view(num_rates, 1).repeat(1, zc))
-        self.entropy_bottleneck = EntropyBottleneck(zc)
+        # compressai's default init_scale (10) starts z's density ~10 bins wide: ~3 bits per element that
+        # short trainings never win back. Our z values are of unit scale.
+        self.entropy_bottleneck = EntropyBottleneck(zc, init_scale=1.0)
         self.gaussian_conditional = GaussianConditional(self.table.values().tolist())
         self.register_buffer("gain", torch.zeros(num_rates, m, dtype=torch.float64))
         self.register_buffer("inv_gain", torch.zeros(num_rates, m, dtype=torch.float64))
@@ -190,6 +192,10 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         self.entropy_bottleneck.update(force=True)
         self.gaussian_conditional.update_scale_table(self.table.values(), force=True)
         self.gaussian_conditional.update()
+
+    def entropy_bottleneck_density(self) -> list[nn.Parameter]:
+        """The factorised density's own parameters (not its quantiles, which the aux loss fits)."""
+        return [p for n, p in self.entropy_bottleneck.named_parameters() if not n.endswith("quantiles")]
 
     def aux_loss(self) -> torch.Tensor:
         return self.entropy_bottleneck.loss()

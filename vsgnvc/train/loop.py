@@ -43,6 +43,10 @@ class StagePlan:
     batch_fn: BatchFn
     aux_params: list[nn.Parameter] | None = None
     finish: Callable[[], None] | None = None  # run once the stage's steps are done (e.g. rebuild coding tables)
+    # A subset of ``params`` trained at ``fast_lr_scale`` x the stage's rate (few, slow-moving parameters
+    # such as per-rate gains and the factorised density, which barely leave their init otherwise).
+    fast_params: list[nn.Parameter] | None = None
+    fast_lr_scale: float = 10.0
 
 
 def world() -> tuple[int, int]:
@@ -144,7 +148,11 @@ def run_stage(
     model = plan.module
     rank, size = world()
     stage_dir = run_dir / cfg.name
-    opt = torch.optim.AdamW(plan.params, lr=cfg.lr, weight_decay=0.0)
+    fast = {id(p) for p in plan.fast_params or ()}
+    groups = [{"params": [p for p in plan.params if id(p) not in fast], "lr_scale": 1.0}]
+    if fast:
+        groups.append({"params": [p for p in plan.params if id(p) in fast], "lr_scale": plan.fast_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.0)
     opts: list[torch.optim.Optimizer] = [opt]
     aux_opt = None
     if plan.aux_params:
@@ -176,7 +184,7 @@ def run_stage(
         torch.manual_seed(int(rng.integers(2**62)))
         batch = plan.batch_fn(rng).to(device)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step)
+            group["lr"] = lr_at(step) * group["lr_scale"]
         loss, aux, metrics = plan.loss_fn(batch, gen)
         opt.zero_grad(set_to_none=True)
         if aux_opt is not None:

@@ -113,7 +113,8 @@ def codec_plan(cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, cr
 
     main = [p for n, p in codec.named_parameters() if not n.endswith(".quantiles")]
     aux = [p for n, p in codec.named_parameters() if n.endswith(".quantiles")]
-    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg), aux)
+    fast = [codec.log_gain, codec.log_hyper_gain, *codec.entropy_bottleneck_density()]
+    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg), aux, fast_params=fast)
 
 
 def prior_plan(cfg: StageConfig, vae: VideoVAE, refiner, crops: VideoCrops) -> StagePlan:
