@@ -200,12 +200,14 @@ def _av_frames(
     try:
         frame = first
         index = 0
+        timing = _RateCheck(path, info.fps)
         while frame is not None:
             if (frame.width, frame.height) != (info.width, info.height):
                 raise SourceError(
                     f"{path}: frame {index} is {frame.width}x{frame.height} but the stream started at "
                     f"{info.width}x{info.height}; resolution changes are not supported"
                 )
+            timing.check(index, frame.time)
             yield _planes(convert(frame), info)
             index += 1
             if max_frames is not None and index >= max_frames:
@@ -213,6 +215,30 @@ def _av_frames(
             frame = _next_frame(decoded, path, index)
     finally:
         container.close()
+
+
+class _RateCheck:
+    """Warns once when frame timestamps show a variable frame rate: frames are passed on at ``fps``, retimed."""
+
+    TOLERANCE = 0.5  # of a frame duration; container timestamp rounding stays far below this
+
+    def __init__(self, path: Path, fps: Fraction) -> None:
+        self.path = path
+        self.duration = 1 / float(fps)
+        self.previous: float | None = None
+        self.warned = False
+
+    def check(self, index: int, time: float | None) -> None:
+        if self.warned or time is None:
+            return
+        if self.previous is not None and abs(time - self.previous - self.duration) > self.TOLERANCE * self.duration:
+            self.warned = True
+            logger.warning(
+                "%s: variable frame rate (frame %d comes %.3f s after the previous one, not %.3f s); "
+                "frames are kept in order at a constant %.3f fps, so their timing changes",
+                self.path, index, time - self.previous, self.duration, 1 / self.duration,
+            )  # fmt: skip
+        self.previous = time
 
 
 def _planes(frame: Any, info: VideoInfo) -> Frame:

@@ -27,13 +27,21 @@ from types import FrameType
 
 from vsgnvc.bitstream.container import GnvcReader, GnvcWriter, read_header
 from vsgnvc.bitstream.errors import GNVCFormatError
-from vsgnvc.bitstream.gop import GopRecord
+from vsgnvc.bitstream.framing import (
+    encode_chunk,
+    encode_header_block,
+    encode_index,
+    encode_preamble,
+    encode_trailer,
+)
+from vsgnvc.bitstream.gop import GopRecord, encode_gop_payload
 from vsgnvc.bitstream.header import (
     HEADER_FIXED_FIELDS,
     HEADER_TEXT_FIELDS,
     PixelFormatCode,
     RefineSettings,
     SequenceHeader,
+    encode_header,
 )
 from vsgnvc.bitstream.layout import (
     CHUNK_AT,
@@ -66,9 +74,10 @@ class Outcome(StrEnum):
     FORMAT_ERROR = "format_error"  # GNVCFormatError: the expected rejection
     OTHER_ERROR = "other_error"  # any other exception: a reader bug
     TIMEOUT = "timeout"  # past the per-case time limit: a reader bug
+    CRASH = "crash"  # the process reading the file died (only seen when cases run in a worker process)
 
 
-BUG_OUTCOMES = frozenset({Outcome.OTHER_ERROR, Outcome.TIMEOUT})
+BUG_OUTCOMES = frozenset({Outcome.OTHER_ERROR, Outcome.TIMEOUT, Outcome.CRASH})
 
 
 @dataclass(frozen=True)
@@ -262,12 +271,12 @@ DETERMINISTIC_REJECTS = frozenset({"truncate", "bitflip", "insert", "delete", "a
 """Mutations the format must always reject (size changes, single-bit errors under a CRC32)."""
 
 
-class _CaseTimeout(BaseException):
+class CaseTimeout(BaseException):
     """Raised by the timer signal; a BaseException so no ``except Exception`` can swallow it."""
 
 
 def _on_alarm(signum: int, frame: FrameType | None) -> None:
-    raise _CaseTimeout
+    raise CaseTimeout
 
 
 def read_everything(path: Path) -> tuple[SequenceHeader, list[GopRecord], list[int]]:
@@ -287,8 +296,8 @@ class CaseResult:
 
 
 @contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Raise ``_CaseTimeout`` after ``seconds`` (main thread on POSIX only; elsewhere a no-op).
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise ``CaseTimeout`` after ``seconds`` (main thread on POSIX only; elsewhere a no-op).
 
     An outer SIGALRM timer (pytest-timeout's, for one) is suspended and then resumed with the
     time it had left, so nesting this inside such a timer does not cancel it.
@@ -318,13 +327,13 @@ def run_case(
     scratch.write_bytes(data)
     start = time.perf_counter()
     try:
-        with _deadline(time_limit):
+        with deadline(time_limit):
             header, gops, _ = read_everything(scratch)
         same = (header, gops) == reference
         outcome, detail = (Outcome.CLEAN_SAME if same else Outcome.CLEAN_CHANGED), ""
     except GNVCFormatError as exc:
         outcome, detail = Outcome.FORMAT_ERROR, str(exc)
-    except _CaseTimeout:
+    except CaseTimeout:
         outcome, detail = Outcome.TIMEOUT, f"no result within {time_limit} s"
     except Exception as exc:
         outcome, detail = Outcome.OTHER_ERROR, "".join(traceback.format_exception(exc))
@@ -433,6 +442,24 @@ def synthetic_gops(
             )
         gops.append(GopRecord(k, frames.start, len(frames), rng.random() < 0.3, latents))
     return gops
+
+
+def assemble(header: SequenceHeader, gops: Sequence[GopRecord]) -> bytes:
+    """The bytes of a file with valid framing and CRCs, whatever the GOPs hold (they may disagree with the header).
+
+    Used to build mutations that only the layers above the container can reject.
+    """
+    block, header_crc = encode_header_block(encode_header(header))
+    parts = [encode_preamble(), block]
+    size, offsets = len(parts[0]) + len(block), []
+    for gop in gops:
+        chunk = encode_chunk(encode_gop_payload(gop), header_crc)
+        offsets.append(size)
+        parts.append(chunk)
+        size += len(chunk)
+    parts.append(encode_index(offsets, header_crc))
+    parts.append(encode_trailer(size, len(offsets), header_crc))
+    return b"".join(parts)
 
 
 def write_synthetic(path: Path, header: SequenceHeader, gops: Sequence[GopRecord]) -> Path:

@@ -52,8 +52,9 @@ def known_length(
         if count == 0:
             raise ValueError(f"{source}: no frames")
         with open(spool, "rb") as f:
-            counted, spooled = read_y4m(f)
-            yield replace(counted, num_frames=count), spooled
+            _, spooled = read_y4m(f)
+            # the source's own description: y4m cannot carry matrix, transfer or primaries
+            yield replace(info, num_frames=count), spooled
     finally:
         spool.unlink(missing_ok=True)
 

@@ -72,11 +72,21 @@ class Decoder:
         if not 0 <= self.header.rate_index < self.model.codec.num_rates:
             raise GNVCFormatError(f"{self.path}: rate index {self.header.rate_index} does not exist in this model")
         m = self.model.pixel_multiple
-        if self.header.coded_width % m or self.header.coded_height % m:
-            raise GNVCFormatError(f"{self.path}: coded size is not a multiple of {m} pixels")
+        h = self.header
+        # The encoder pads to the next multiple of m, never more: anything else is a damaged header, and
+        # a coded size far above the displayed one would only make the decoder work on garbage.
+        expected = (-(-h.width // m) * m, -(-h.height // m) * m)
+        if (h.coded_width, h.coded_height) != expected:
+            raise GNVCFormatError(
+                f"{self.path}: coded size {h.coded_width}x{h.coded_height} does not match {h.width}x{h.height} "
+                f"padded to a multiple of {m} ({expected[0]}x{expected[1]})"
+            )
         f = self.model.vae.spatial_factor
-        self.latent_size = (self.header.coded_height // f, self.header.coded_width // f)
-        self.info: VideoInfo = video_info(self.header)
+        self.latent_size = (h.coded_height // f, h.coded_width // f)
+        try:
+            self.info: VideoInfo = video_info(h)
+        except ValueError as exc:
+            raise GNVCFormatError(f"{self.path}: {exc}") from None
         settings = self.header.refine
         options = None
         if refine if refine is not None else settings.enabled:
@@ -128,7 +138,7 @@ class Decoder:
             raise GNVCFormatError(f"{self.path}: GOP {k} has {len(record.latent_frames)} latent frames, expected {expected}")
         try:
             return decode_gop_latents(self.model, record.latent_frames, self.latent_size, self.header.rate_index)
-        except (ValueError, RuntimeError, IndexError) as exc:
+        except (ValueError, RuntimeError, IndexError, OverflowError) as exc:
             raise GNVCFormatError(f"{self.path}: GOP {k} does not decode: {exc}") from exc
 
     def gop_latents(self, k: int) -> DecodedLatents:

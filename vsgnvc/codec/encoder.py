@@ -17,7 +17,7 @@ from ..bitstream import GnvcWriter, GopRecord, RefineSettings, SequenceHeader
 from ..device import resolve_device
 from ..models.bundle import GnvcModel
 from .color import rgb_to_yuv, yuv_to_rgb
-from .formats import pixel_format_code
+from .formats import check_frame_size, pixel_format_code
 from .gop_codec import encode_gop, latents_to_rgb, pad_frames, padded_length
 from .scenecut import SceneCutDetector
 
@@ -76,6 +76,7 @@ class Encoder:
         refine = settings.refine or RefineSettings(
             True, index.refine_t_start, index.refine_steps, index.refine_window, index.refine_overlap, 0
         )
+        check_frame_size(info.width, info.height, self.model.vae.spatial_factor)
         cw, ch = self.coded_size(info.width, info.height)
         return SequenceHeader(
             width=info.width, height=info.height, coded_width=cw, coded_height=ch,

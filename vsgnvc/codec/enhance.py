@@ -16,6 +16,7 @@ from ffmpeg_bridge.video import Frame, VideoInfo
 from ..device import resolve_device
 from ..models.bundle import GnvcModel
 from .color import yuv_to_rgb
+from .formats import check_frame_size
 from .gop_codec import DecodedLatents, pad_frames, padded_length
 from .sequence import GopSequence, RefineOptions
 
@@ -79,6 +80,7 @@ class Enhancer:
             raise ValueError(f"model {model.name} has no refiner; enhance needs one")
         if num_frames < 1:
             raise ValueError("nothing to enhance: the clip has no frames")
+        check_frame_size(info.width, info.height, model.vae.spatial_factor)
         idx = model.index
         options = RefineOptions(
             strength_to_t_start(strength),

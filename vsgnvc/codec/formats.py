@@ -23,6 +23,14 @@ def pixel_format_code(pix_fmt: PixelFormat) -> PixelFormatCode:
     return _TO_CODE[pix_fmt]
 
 
+def check_frame_size(width: int, height: int, minimum: int) -> None:
+    """Frames smaller than one latent sample (``minimum`` = the VAE's spatial factor) would be all padding."""
+    if width < minimum or height < minimum:
+        raise ValueError(
+            f"frame size {width}x{height} is too small: the model needs at least {minimum}x{minimum} pixels"
+        )
+
+
 def video_info(header: SequenceHeader) -> VideoInfo:
     """The decoded stream's description, from a sequence header."""
     if header.pix_fmt not in _FROM_CODE:
