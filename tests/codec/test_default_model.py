@@ -2,6 +2,7 @@
 
 from vsgnvc.codec.api import encode_file
 from vsgnvc.codec.decoder import Decoder
+from vsgnvc.codec.encoder import EncodeSettings
 from vsgnvc.models.bundle import GnvcModel, default_model_path
 
 
@@ -15,3 +16,16 @@ def test_default_model_round_trips_real_clip(small_clip_y4m, tmp_path):
     with Decoder(tmp_path / "d.gnvc", model, "cpu") as dec:
         frames = list(dec.frames())
     assert len(frames) == 5 and frames[0][0].shape == (40, 96)
+
+
+def test_default_model_rate_points_are_ordered_on_a_real_clip(bikes_clip, tmp_path):
+    # 0 = lowest bitrate: bits must grow with the rate index (the first shipped model had it inverted).
+    model = GnvcModel.from_pretrained()
+    sizes = []
+    for rate in range(model.codec.num_rates):
+        r = encode_file(
+            bikes_clip, tmp_path / f"r{rate}.gnvc", model, EncodeSettings(rate=rate),
+            device="cpu", progress=False, max_frames=9, resize="160x96",
+        )
+        sizes.append(r.num_bytes)
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1] / 2, sizes
