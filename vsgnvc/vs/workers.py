@@ -12,6 +12,8 @@ lock then only computes, and every wait ends.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import queue
 import threading
@@ -28,6 +30,23 @@ from .frames import ClipFormat, ColorProps, read_planes
 logger = logging.getLogger(__name__)
 
 FrameCallback = Callable[[int, vs.VideoFrame], vs.VideoFrame]
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+def release_free_heap() -> None:
+    """Hand freed heap back to the OS. VapourSynth's worker threads each get a glibc arena; without
+    trimming, a long enhance through vspipe kept growing (+13 % peak at 1,000 vs 100 frames)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def parallel_modify(clip: vs.VideoNode, callback: FrameCallback) -> vs.VideoNode:
@@ -62,6 +81,7 @@ class Workers:
             else:
                 yield index
         finally:
+            release_free_heap()
             self._slots.put(index)
 
 
