@@ -30,6 +30,14 @@ def test_config_rejects_unknown_stage():
         StageConfig(name="magic", steps=1)
 
 
+def test_a_stage_kind_may_run_twice_under_a_label():
+    two = {"stages": [{"name": "refine", "steps": 1}, {"name": "refine", "steps": 1}]}
+    with pytest.raises(ValueError, match="2 stages write to 'refine'"):
+        TrainConfig.from_dict(two)
+    two["stages"][1]["label"] = "refine_final"
+    assert [s.folder for s in TrainConfig.from_dict(two).stages] == ["refine", "refine_final"]
+
+
 def test_vae_steps_lower_loss_on_fixed_batch(clips, tmp_path):
     torch.manual_seed(0)
     model = build_model(TrainConfig.load(TINY))

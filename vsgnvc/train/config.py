@@ -56,6 +56,13 @@ class StageConfig:
     # each cut to a random latent_window x latent_window window (0 = the whole crop's latent).
     latent_pool: int = 0
     latent_window: int = 0
+    # Folder (and log name) of the stage in the run; defaults to ``name``. A stage kind may run twice
+    # (e.g. the adapter again after stage II) under two labels.
+    label: str = ""
+
+    @property
+    def folder(self) -> str:
+        return self.label or self.name
 
     def __post_init__(self) -> None:
         if self.name not in STAGES:
@@ -96,6 +103,10 @@ class TrainConfig:
         stages = tuple(StageConfig(**_fields(StageConfig, s, "[[stages]]")) for s in raw.get("stages", []))
         if not stages:
             raise ValueError("config has no [[stages]]")
+        folders = [st.folder for st in stages]
+        for f in set(folders):
+            if folders.count(f) > 1:
+                raise ValueError(f"[[stages]]: {folders.count(f)} stages write to {f!r}; give all but one a label")
         return cls(data=data, stages=stages, model=raw.get("model", {}), seed=int(raw.get("seed", 0)))
 
     def to_dict(self) -> dict[str, Any]:

@@ -147,7 +147,7 @@ def run_stage(
     cfg = plan.config
     model = plan.module
     rank, size = world()
-    stage_dir = run_dir / cfg.name
+    stage_dir = run_dir / cfg.folder
     fast = {id(p) for p in plan.fast_params or ()}
     groups = [{"params": [p for p in plan.params if id(p) not in fast], "lr_scale": 1.0}]
     if fast:
@@ -161,7 +161,7 @@ def run_stage(
     step = 0
     if (stage_dir / "trainer.pt").is_file():
         step = load_checkpoint(stage_dir, model, opts)
-        logger.info("%s: resumed at step %d", cfg.name, step)
+        logger.info("%s: resumed at step %d", cfg.folder, step)
     if step >= cfg.steps:
         if plan.finish is not None:
             plan.finish()
@@ -172,7 +172,7 @@ def run_stage(
 
     log_path = stage_dir / "metrics.jsonl"
     stage_dir.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.name, disable=rank != 0, dynamic_ncols=True)
+    bar = tqdm(total=cfg.steps, initial=step, desc=cfg.folder, disable=rank != 0, dynamic_ncols=True)
     metrics: dict[str, float] = {}
     t0 = time.perf_counter()
     model.train()
@@ -213,5 +213,5 @@ def run_stage(
     if step >= cfg.steps and plan.finish is not None:
         plan.finish()
     if size > 1:
-        check_ranks_agree(model, cfg.name)
+        check_ranks_agree(model, cfg.folder)
     return metrics

@@ -114,16 +114,16 @@ def train(config_path: Path, run_dir: Path, export: Path | None = None, root: Pa
             for p in model.vae.parameters():
                 p.requires_grad_(False)
         plan = _plan(stage, model, clips, cfg.seed)
-        done = run_dir / stage.name / "trainer.pt"
+        done = run_dir / stage.folder / "trainer.pt"
         if done.is_file() and torch.load(done, weights_only=True)["step"] >= stage.steps:
-            load_checkpoint(run_dir / stage.name, plan.module, [])
+            load_checkpoint(run_dir / stage.folder, plan.module, [])
             if plan.finish is not None:
                 plan.finish()
-            logger.info("%s: already trained", stage.name)
+            logger.info("%s: already trained", stage.folder)
             continue
         t0 = time.perf_counter()
         metrics = run_stage(plan, run_dir, cfg.seed, device)
-        logger.info("%s: %d steps in %.0f s, last %s", stage.name, stage.steps, time.perf_counter() - t0, metrics)
+        logger.info("%s: %d steps in %.0f s, last %s", stage.folder, stage.steps, time.perf_counter() - t0, metrics)
     check_ranks_agree(model, "model")
     if export is not None and rank == 0:
         export_model(model, export)
