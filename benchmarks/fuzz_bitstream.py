@@ -82,20 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elapsed = time.perf_counter() - start
 
     logger.info("%d cases in %.1f s (%.2f ms per case)", report.cases, elapsed, 1e3 * elapsed / max(report.cases, 1))
-    for outcome in Outcome:
-        logger.info("  %-14s %6d", outcome.value, report.outcomes[outcome])
-    logger.info("per mutation kind:")
-    for kind, counts in sorted(report.by_kind.items()):
-        logger.info("  %-14s %s", kind, ", ".join(f"{o.value}={counts[o]}" for o in Outcome if counts[o]))
-    if report.slowest is not None:
-        logger.info("slowest case: %.2f ms (%s, %s)", 1e3 * report.slowest.seconds, report.slowest.kind,
-                    report.slowest.outcome.value)  # fmt: skip
-    for result, data in report.bugs[:5]:
-        logger.error("BUG [%s] %s: %s", result.kind, result.outcome.value, result.detail)
-    if args.save_bugs and report.bugs:
-        args.save_bugs.mkdir(parents=True, exist_ok=True)
-        for i, (result, data) in enumerate(report.bugs):
-            (args.save_bugs / f"bug{i:04d}_{result.kind}.gnvc").write_bytes(data)
+    report.log_summary(logger)
+    if args.save_bugs:
+        report.save_bugs(args.save_bugs)
     if args.json:
         args.json.write_text(
             json.dumps(

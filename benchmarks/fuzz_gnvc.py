@@ -90,20 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.info("%d cases in %.1f s (%.1f ms per case), worker peak RSS %.0f MiB, %d worker restarts",
                 report.cases, report.seconds, 1e3 * report.seconds / max(report.cases, 1), report.peak_rss_kb / 1024,
                 report.restarts)  # fmt: skip
-    for outcome in Outcome:
-        logger.info("  %-14s %6d", outcome.value, report.outcomes[outcome])
-    logger.info("per mutation kind:")
-    for kind, counts in sorted(report.by_kind.items()):
-        logger.info("  %-16s %s", kind, ", ".join(f"{o.value}={counts[o]}" for o in Outcome if counts[o]))
-    if report.slowest is not None:
-        logger.info("slowest case: %.3f s (%s, %s)", report.slowest.seconds, report.slowest.kind,
-                    report.slowest.outcome.value)  # fmt: skip
-    for result, _ in report.bugs[:5]:
-        logger.error("BUG [%s] %s: %s", result.kind, result.outcome.value, result.detail[-3000:])
-    if args.save_bugs and report.bugs:
-        args.save_bugs.mkdir(parents=True, exist_ok=True)
-        for i, (result, data) in enumerate(report.bugs):
-            (args.save_bugs / f"bug{i:04d}_{result.kind}.gnvc").write_bytes(data)
+    report.log_summary(logger)
+    if args.save_bugs:
+        report.save_bugs(args.save_bugs)
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -362,6 +362,26 @@ class FuzzReport:
         if result.outcome in BUG_OUTCOMES:
             self.bugs.append((result, data))
 
+    def log_summary(self, log: logging.Logger) -> None:
+        """Counts per outcome and per mutation kind, the slowest case and the first bugs, one line each."""
+        for outcome in Outcome:
+            log.info("  %-14s %6d", outcome.value, self.outcomes[outcome])
+        log.info("per mutation kind:")
+        for kind, counts in sorted(self.by_kind.items()):
+            log.info("  %-16s %s", kind, ", ".join(f"{o.value}={counts[o]}" for o in Outcome if counts[o]))
+        if self.slowest is not None:
+            slowest = self.slowest
+            log.info("slowest case: %.4f s (%s, %s)", slowest.seconds, slowest.kind, slowest.outcome.value)
+        for result, _ in self.bugs[:5]:
+            log.error("BUG [%s] %s: %s", result.kind, result.outcome.value, result.detail[-3000:])
+
+    def save_bugs(self, folder: Path) -> None:
+        """Write each bug case's input as ``bugNNNN_<kind>.gnvc`` (to replay it)."""
+        if self.bugs:
+            folder.mkdir(parents=True, exist_ok=True)
+            for i, (result, data) in enumerate(self.bugs):
+                (folder / f"bug{i:04d}_{result.kind}.gnvc").write_bytes(data)
+
 
 def run_fuzz(files: Sequence[bytes], cases: int, *, seed: int, scratch: Path, time_limit: float = 1.0) -> FuzzReport:
     """Run ``cases`` seeded mutations over valid ``files`` (at least one)."""
