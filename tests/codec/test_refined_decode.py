@@ -35,6 +35,24 @@ def test_refinement_changes_output_and_is_deterministic(encoded, tiny_model):
     assert all(same(a, b) for a, b in zip(refined, refined2, strict=True))
 
 
+def test_strength_overrides_the_bitstreams_refinement(encoded, tiny_model):
+    with Decoder(encoded, tiny_model, "cpu") as dec:
+        default = list(dec.frames())
+        plain = list(dec.frames(refine=False))
+    with Decoder(encoded, tiny_model, "cpu", strength=0.05) as dec:
+        weak = list(dec.frames())
+    with Decoder(encoded, tiny_model, "cpu", strength=0.05) as dec:
+        assert all(same(a, b) for a, b in zip(weak, list(dec.frames()), strict=True))
+    assert not all(same(a, b) for a, b in zip(weak, default, strict=True))
+
+    def distance(frames) -> float:
+        return sum(float(np.abs(a[0].astype(np.int32) - b[0]).mean()) for a, b in zip(frames, plain, strict=True))
+
+    assert distance(weak) < distance(default)  # less noise, closer to the plain decode
+    with pytest.raises(ValueError, match="strength must be in"):
+        Decoder(encoded, tiny_model, "cpu", strength=1.0)
+
+
 def test_no_refine_option(encoded, tiny_model):
     with Decoder(encoded, tiny_model, "cpu", refine=False) as dec:
         assert not dec.refines

@@ -83,10 +83,14 @@ def encode_file(
 
 
 def open_gnvc(
-    path: Path, model: GnvcModel | None = None, device: str | int | None = None, refine: bool | None = None
+    path: Path,
+    model: GnvcModel | None = None,
+    device: str | int | None = None,
+    refine: bool | None = None,
+    strength: float | None = None,
 ) -> tuple[VideoInfo, Iterator[Frame]]:
-    """Decoded frames of a ``.gnvc`` as a frame source for ``ffmpeg_bridge``."""
-    decoder = Decoder(path, model, device, refine=refine)
+    """Decoded frames of a ``.gnvc`` as a frame source for ``ffmpeg_bridge`` (``strength``: see :class:`Decoder`)."""
+    decoder = Decoder(path, model, device, refine=refine, strength=strength)
 
     def gen() -> Iterator[Frame]:
         with decoder:

@@ -38,6 +38,8 @@ class Decoder:
     :param device: ``None`` picks CUDA if present, else CPU.
     :param cache_gops: decoded GOPs (and refined windows) kept in memory.
     :param refine: refine with the model's refiner; ``None`` follows the bitstream's setting.
+    :param strength: refinement noise share ``1 - t_N`` in (0, 1) instead of the bitstream's (its other
+        settings, window and seed included, are kept).
     """
 
     def __init__(
@@ -47,8 +49,12 @@ class Decoder:
         device: str | int | torch.device | None = None,
         cache_gops: int = 4,
         refine: bool | None = None,
+        strength: float | None = None,
     ) -> None:
+        if strength is not None and not 0.0 < strength < 1.0:
+            raise ValueError(f"strength must be in (0, 1), got {strength}")
         self.path = Path(path)
+        self._strength = strength
         self._reader = GnvcReader(self.path)
         self._io_lock = threading.Lock()
         try:
@@ -90,7 +96,8 @@ class Decoder:
         settings = self.header.refine
         options = None
         if refine if refine is not None else settings.enabled:
-            options = RefineOptions(settings.t_start, settings.steps, settings.window, settings.overlap, settings.seed)
+            t_start = settings.t_start if self._strength is None else 1.0 - self._strength
+            options = RefineOptions(t_start, settings.steps, settings.window, settings.overlap, settings.seed)
         spans = [self.header.gop_frames(k) for k in range(self.header.num_gops)]
         self.gop_cuts = [self._gop_flag(k) for k in range(self.header.num_gops)]
         self.sequence = GopSequence(self.model, spans, self.gop_cuts, self._decode_gop_latents, self.info, options, cache_gops)
