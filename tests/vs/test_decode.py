@@ -38,6 +38,14 @@ def test_refine_changes_output(encoded, model_dir, render, same_frames):
     assert not same_frames(plain, refined)
 
 
+def test_strength_matches_the_decoder_api(encoded, model_dir, render, same_frames):
+    with Decoder(encoded, load_model(model_dir, torch.device("cpu")), "cpu", strength=0.05) as dec:
+        expected = list(dec.frames())
+    got = render(decode(encoded, strength=0.05, model_path=model_dir))
+    assert same_frames(got, expected)
+    assert not same_frames(got, render(decode(encoded, model_path=model_dir)))
+
+
 def test_concurrent_random_order_is_bit_identical(encoded, model_dir, render, same_frames, threads):
     threads(4)
     sequential = render(decode(encoded, model_path=model_dir))
@@ -95,6 +103,7 @@ def test_full_range_ten_bit_round_trip(src_clip, model_dir, tmp_path):
         ({"cache_windows": 0}, "cache_windows must be >= 1"),
         ({"device_index": -1}, "device_index must be >= 0"),
         ({"fp16": "no"}, "fp16 must be True, False or None"),
+        ({"strength": 1.0}, "strength must be a number in"),
     ],
 )
 def test_bad_parameters(encoded, index_only_model, kwargs, message):

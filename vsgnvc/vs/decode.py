@@ -27,6 +27,7 @@ def decode(
     fp16: bool | None = None,
     model_path: str | os.PathLike[str] | None = None,
     cache_windows: int = 4,
+    strength: float | None = None,
 ) -> vs.VideoNode:
     """Decode a ``.gnvc`` file. Frames can be requested in any order and from several threads.
 
@@ -45,6 +46,7 @@ def decode(
     :param fp16: refiner in bfloat16 (CUDA only); ``None`` = on CUDA, off on CPU.
     :param model_path: model folder the file was encoded with; ``None`` = the shipped default model.
     :param cache_windows: decoded GOPs and refined windows kept in memory.
+    :param strength: refinement noise share ``1 - t_N`` in (0, 1); ``None`` = the bitstream's.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise gnvc_error(FUNC, f"path must be a file path, got {type(path).__name__}")
@@ -55,12 +57,17 @@ def decode(
         raise gnvc_error(FUNC, f"refine must be True or False, got {refine!r}")
     check_int(FUNC, "num_streams", num_streams, 1)
     check_int(FUNC, "cache_windows", cache_windows, 1)
+    if strength is not None and (
+        isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0.0 < strength < 1.0
+    ):
+        raise gnvc_error(FUNC, f"strength must be a number in (0, 1) or None, got {strength!r}")
     device = check_device(FUNC, device_index)
     dtype = check_precision(FUNC, fp16, device)
     folder = model_folder(FUNC, model_path)
     with translated(FUNC):
         model = load_model(folder, device, dtype)
-        decoder = Decoder(file, model, device, cache_gops=cache_windows, refine=refine)
+        decoder = Decoder(file, model, device, cache_gops=cache_windows, refine=refine,
+                          strength=None if strength is None else float(strength))  # fmt: skip
     return _source_clip(decoder, Workers(num_streams, device), refine)
 
 
