@@ -67,3 +67,18 @@ def test_encode_from_vpy_script(tmp_path, small_clip_y4m, tiny_model_dir):
 
     data = json.loads(gnvc("info", "--json", str(out)).stdout)
     assert (data["frames"], data["width"], data["height"]) == (6, 96, 40)
+
+
+def test_colour_overrides_reach_the_header(tmp_path, small_clip_y4m, tiny_model_dir):
+    # y4m carries only the range: the flags describe what the source really is.
+    out = tmp_path / "c.gnvc"
+    args = ["-q", "encode", str(small_clip_y4m), str(out), "--model", str(tiny_model_dir), "--frames", "5"]
+    proc = gnvc(*args, "--matrix", "bt2020nc", "--transfer", "16", "--primaries", "bt2020", "--range", "full")
+    assert proc.returncode == 0, proc.stderr
+    from vsgnvc.bitstream import GnvcReader
+
+    with GnvcReader(out) as reader:
+        h = reader.header
+    assert (h.matrix, h.transfer, h.primaries, h.color_range) == (9, 16, 9, 1)
+    bad = gnvc(*args, "--matrix", "nonsense", "--overwrite")
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith("gnvc: error: --matrix 'nonsense'")

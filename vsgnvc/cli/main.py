@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     p.add_argument("--resize", default=None, metavar="WxH", help="resize before encoding (-1 keeps aspect)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    for kind in ("matrix", "transfer", "primaries"):
+        p.add_argument(f"--{kind}", default=None, help=f"override the source's colour {kind} (name or H.273 code)")
+    p.add_argument("--range", dest="color_range", choices=("limited", "full"), default=None,
+                   help="override the source's colour range")
     _model_args(p)
 
     p = sub.add_parser("decode", help="decode a .gnvc to .y4m, a video file, or - (y4m on stdout)")
@@ -98,6 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _color_overrides(args: argparse.Namespace) -> dict[str, object]:
+    from ffmpeg_bridge.video import ColorRange
+
+    from ..codec.color import parse_color_code
+
+    out: dict[str, object] = {
+        kind: parse_color_code(kind, getattr(args, kind))
+        for kind in ("matrix", "transfer", "primaries")
+        if getattr(args, kind) is not None
+    }
+    if args.color_range is not None:
+        out["color_range"] = ColorRange.FULL if args.color_range == "full" else ColorRange.LIMITED
+    return out
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
     from ..codec.api import encode_file
     from ..codec.encoder import EncodeSettings
@@ -113,7 +132,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     settings = EncodeSettings(rate=rate, gop_size=args.gop)
     result = encode_file(
         args.input, args.output, model, settings, max_frames=args.frames, resize=args.resize,
-        device=args.device, overwrite=args.overwrite, progress=not args.quiet,
+        device=args.device, overwrite=args.overwrite, progress=not args.quiet, color=_color_overrides(args),
     )  # fmt: skip
     logger.info(
         "%s: %d frames %dx%d, rate %d, %d bytes, %.4f bpp",

@@ -70,11 +70,21 @@ def encode_file(
     device: str | int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    color: dict[str, object] | None = None,
 ) -> EncodeResult:
-    """Encode a video file / y4m / stdin to ``output``. Inputs of unknown length are spooled to disk first."""
+    """Encode a video file / y4m / stdin to ``output``. Inputs of unknown length are spooled to disk first.
+
+    ``color`` overrides the source's colour description (``VideoInfo`` fields ``matrix``, ``transfer``,
+    ``primaries``, ``color_range``), e.g. for y4m input, which carries only the range.
+    """
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists; pass --overwrite to replace it")
     info, frames = open_input(source, max_frames, resize)
+    if color:
+        unknown = set(color) - {"matrix", "transfer", "primaries", "color_range"}
+        if unknown:
+            raise ValueError(f"unknown colour field(s): {', '.join(sorted(unknown))}")
+        info = replace(info, **color)
     encoder = Encoder(model or GnvcModel.from_pretrained(), device)
     if settings.source_path == "" and str(source) != "-":
         settings = replace(settings, source_path=str(Path(source).resolve()))
