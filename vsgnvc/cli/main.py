@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="output path, or - for y4m on stdout")
     p.add_argument("--no-refine", action="store_true", help="skip generative refinement")
     p.add_argument("--strength", type=float, default=None,
-                   help="refinement noise share 1 - t_N in (0, 1) (default: the bitstream's, 0.3 for the shipped model)")
+                   help="refinement noise share 1 - t_N in (0, 1) (default: the bitstream's, 0.3)")
     p.add_argument("--ffmpeg", nargs=argparse.REMAINDER, default=None, metavar="ARGS",
                    help="encode through ffmpeg with these output options; the last one is the output unless -o is given")
     p.add_argument("--overwrite", action="store_true")
@@ -147,7 +147,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     _check_output(args)
     if args.strength is not None and not 0.0 < args.strength < 1.0:
         raise ValueError(f"--strength must be in (0, 1), got {args.strength}")
-    info, frames = open_gnvc(args.input, _load_model(args), args.device, refine=not args.no_refine, strength=args.strength)
+    model = _load_model(args)
+    info, frames = open_gnvc(args.input, model, args.device, refine=not args.no_refine, strength=args.strength)
     return _write_video(args, info, frames)
 
 
