@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vsgnvc.bitstream import GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
-from vsgnvc.bitstream.fuzz import Outcome, run_fuzz, synthetic_files, write_synthetic
+from vsgnvc.bitstream.fuzz import run_fuzz, synthetic_files, write_synthetic
 
 logger = logging.getLogger("fuzz_bitstream")
 
@@ -90,13 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dumps(
                 {
                     "inputs": [str(p) for p in args.files] or "synthetic",
-                    "cases": report.cases,
                     "seed": args.seed,
                     "seconds": elapsed,
-                    "outcomes": {o.value: report.outcomes[o] for o in Outcome},
-                    "by_kind": {k: {o.value: c[o] for o in Outcome} for k, c in sorted(report.by_kind.items())},
-                    "slowest_case_s": report.slowest.seconds if report.slowest else None,
-                    "bugs": len(report.bugs),
+                    **report.counts(),
                 },
                 indent=2,
             )

@@ -26,7 +26,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from vsgnvc.bitstream.fuzz import Outcome
 from vsgnvc.codec.fuzz import ALL_KINDS, WorkerConfig, encode_inputs, run_codec_fuzz
 
 logger = logging.getLogger("fuzz_gnvc")
@@ -98,16 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dumps(
                 {
                     "inputs": [str(p) for p in args.files] or "tiny model, bikes.mp4 64x48/48x32",
-                    "cases": report.cases,
                     "seed": args.seed,
                     "seconds": report.seconds,
                     "time_limit_s": args.time_limit,
-                    "outcomes": {o.value: report.outcomes[o] for o in Outcome},
-                    "by_kind": {k: {o.value: c[o] for o in Outcome} for k, c in sorted(report.by_kind.items())},
-                    "slowest_case_s": report.slowest.seconds if report.slowest else None,
                     "peak_rss_mib": report.peak_rss_kb / 1024,
                     "worker_restarts": report.restarts,
-                    "bugs": len(report.bugs),
+                    **report.counts(),
                 },
                 indent=2,
             )

@@ -375,6 +375,16 @@ class FuzzReport:
         for result, _ in self.bugs[:5]:
             log.error("BUG [%s] %s: %s", result.kind, result.outcome.value, result.detail[-3000:])
 
+    def counts(self) -> dict[str, object]:
+        """The report's numbers as JSON-ready data (the benchmarks add their own settings)."""
+        return {
+            "cases": self.cases,
+            "outcomes": {o.value: self.outcomes[o] for o in Outcome},
+            "by_kind": {k: {o.value: c[o] for o in Outcome} for k, c in sorted(self.by_kind.items())},
+            "slowest_case_s": self.slowest.seconds if self.slowest else None,
+            "bugs": len(self.bugs),
+        }
+
     def save_bugs(self, folder: Path) -> None:
         """Write each bug case's input as ``bugNNNN_<kind>.gnvc`` (to replay it)."""
         if self.bugs:
