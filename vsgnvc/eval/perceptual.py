@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 FrameMetric = Callable[[np.ndarray, np.ndarray], float]
 """``(reference RGB [N,H,W,3] uint8, distorted RGB) -> mean score``."""
 
-_LPIPS_FILES = ("alexnet-owt-7be5be79.pth",)
 _DISTS_FILES = ("vgg16-397923af.pth", "dists_weights.pt")
 
 
@@ -59,11 +58,11 @@ def _batched(score: Callable[[Any, Any], Any], scale: Callable[[Any], Any], batc
 
 
 def _lpips() -> tuple[FrameMetric | None, str | None]:
-    if importlib.util.find_spec("lpips") is None:
-        return None, "LPIPS skipped: the lpips package is not installed"
-    missing = _missing(_LPIPS_FILES)
-    if missing:
-        return None, f"LPIPS skipped: backbone weights {', '.join(missing)} not in {_hub_checkpoints()}"
+    from ..train.perceptual import lpips_missing  # one offline check (package, linear and backbone weights)
+
+    reason = lpips_missing()
+    if reason is not None:
+        return None, f"LPIPS skipped: {reason}"
     import lpips
 
     net = lpips.LPIPS(net="alex", verbose=False).eval()
