@@ -1,5 +1,6 @@
 """The training pipeline on the tiny config: real data, real stages, resumable, exportable."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -68,6 +69,24 @@ def test_resume_continues_bit_identically(clips, tmp_path):
     resumed = run(tmp_path / "b", None)
     assert straight.keys() == resumed.keys()
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_a_finished_stage_trains_on_when_its_steps_grow(clips, tmp_path):
+    # "Train longer": rerunning with more steps resumes the optimiser (fast group included) from the old checkpoint.
+    def run(steps: int) -> None:
+        model = build_model(TrainConfig.load(TINY))
+        cfg = StageConfig(name="codec", steps=steps, batch=2, crop=32, frames=9, lambdas=(0.1, 0.2, 0.4, 0.8),
+                          checkpoint_every=2, log_every=1)  # fmt: skip
+        run_stage(codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 9, 32)), tmp_path, 0, torch.device("cpu"))
+
+    run(2)
+    first = load_file(str(tmp_path / "codec" / "model.safetensors"))
+    run(4)
+    state = torch.load(tmp_path / "codec" / "trainer.pt", weights_only=True)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "codec" / "metrics.jsonl").read_text().splitlines()]
+    assert state["step"] == 4 and steps == [1, 2, 3, 4]
+    assert len(state["opts"][0]["param_groups"]) == 2  # the per-rate gains and density keep their own group
+    assert any(not torch.equal(first[k], v) for k, v in load_file(str(tmp_path / "codec" / "model.safetensors")).items())
 
 
 def test_tiny_run_exports_a_model_that_round_trips(tmp_path, small_clip_y4m, shared_media):

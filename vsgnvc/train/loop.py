@@ -149,9 +149,12 @@ def run_stage(
     rank, size = world()
     stage_dir = run_dir / cfg.folder
     fast = {id(p) for p in plan.fast_params or ()}
-    groups = [{"params": [p for p in plan.params if id(p) not in fast], "lr_scale": 1.0}]
+    groups = [{"params": [p for p in plan.params if id(p) not in fast]}]
+    lr_scales = [1.0]
     if fast:
-        groups.append({"params": [p for p in plan.params if id(p) in fast], "lr_scale": plan.fast_lr_scale})
+        groups.append({"params": [p for p in plan.params if id(p) in fast]})
+        lr_scales.append(plan.fast_lr_scale)
+    # The scales live outside the optimiser state: loading a checkpoint replaces the param-group dicts.
     opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.0)
     opts: list[torch.optim.Optimizer] = [opt]
     aux_opt = None
@@ -183,8 +186,8 @@ def run_stage(
         # Library code (compressai's quantisation noise) draws from the global RNG: seed it per step too.
         torch.manual_seed(int(rng.integers(2**62)))
         batch = plan.batch_fn(rng).to(device)
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step) * group["lr_scale"]
+        for group, scale in zip(opt.param_groups, lr_scales, strict=True):
+            group["lr"] = lr_at(step) * scale
         loss, aux, metrics = plan.loss_fn(batch, gen)
         opt.zero_grad(set_to_none=True)
         if aux_opt is not None:
