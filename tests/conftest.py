@@ -46,6 +46,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_frame_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like ``tiny_model_dir`` on a narrow per-frame autoencoder (TAEF2 layout, temporal factor 1), GOP 6."""
+    from vsgnvc.models.tiny import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny_frame", autoencoder="frame", gop_size=6)
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir: Path):
     from vsgnvc.models.bundle import GnvcModel
 

@@ -64,7 +64,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--rates", default="", help="our rate indices, comma separated (default: all)")
     p.add_argument("--codecs", default="x264,x265,svtav1,vvenc", help="baselines, comma separated ('' for none)")
     p.add_argument("--anchors", default="x265,vvenc", help="baselines BD-rates are computed against")
-    p.add_argument("--gop", type=int, default=None, help="GOP length for every codec, 1 + 4k (default: the model's)")
+    p.add_argument("--gop", type=int, default=None, help="GOP length for every codec (default: the model's; 1 + 4k for Wan-VAE models)")
     p.add_argument("--tol", type=float, default=0.10, help="bit-rate matching tolerance (default 0.10)")
     p.add_argument("--no-refine-variant", action="store_true", help="skip the decode with generative refinement")
     p.add_argument("--no-vmaf", action="store_true", help="skip VMAF")

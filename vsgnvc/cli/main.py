@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     rate = p.add_mutually_exclusive_group()
     rate.add_argument("--rate", type=int, default=None, help="rate point, 0 = lowest bitrate (default: the model's)")
     rate.add_argument("--target-bpp", type=float, default=None, help="pick the rate point closest to this bpp")
-    p.add_argument("--gop", type=int, default=None, help="frames per GOP, 1 + 4k (default: the model's, 25)")
+    p.add_argument("--gop", type=int, default=None, help="frames per GOP (default: the model's; 1 + 4k for Wan-VAE models)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     p.add_argument("--resize", default=None, metavar="WxH", help="resize before encoding (-1 keeps aspect)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -124,6 +124,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     model = _load_model(args)
+    if args.gop is not None:
+        model.index.check_gop_size(args.gop)
     rate = args.rate
     if args.target_bpp is not None:
         if args.target_bpp <= 0:

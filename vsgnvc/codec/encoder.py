@@ -18,7 +18,7 @@ from ..device import resolve_device
 from ..models.bundle import GnvcModel
 from .color import rgb_to_yuv, yuv_to_rgb
 from .formats import check_frame_size, pixel_format_code
-from .gop_codec import encode_gop, latents_to_rgb, pad_frames, padded_length
+from .gop_codec import DecodedLatents, encode_gop, latents_to_rgb, pad_frames, padded_length
 from .scenecut import SceneCutDetector
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,8 @@ class EncodeSettings:
     source_path: str = ""
 
     def __post_init__(self) -> None:
-        if self.gop_size is not None and (self.gop_size < 1 or (self.gop_size - 1) % 4):
-            raise ValueError(f"GOP size must be 1 + 4k frames (1, 5, 9, ..., 25, ...), got {self.gop_size}")
+        if self.gop_size is not None and self.gop_size < 1:
+            raise ValueError(f"GOP size must be positive, got {self.gop_size}")
 
 
 @dataclass
@@ -68,6 +68,12 @@ class Encoder:
         m = self.model.pixel_multiple
         return -(-width // m) * m, -(-height // m) * m
 
+    def code_gop(self, rgb: list[torch.Tensor], header: SequenceHeader) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
+        """One GOP's RGB frames ``[3, H, W]`` in [-1, 1] -> its strings and the decoder's latents."""
+        length = padded_length(len(rgb), self.model.vae.temporal_factor)
+        clip = pad_frames(torch.stack(rgb, 1), header.coded_height, header.coded_width, length)
+        return encode_gop(self.model, clip.to(self.device), header.rate_index)
+
     def make_header(self, info: VideoInfo, num_frames: int, settings: EncodeSettings) -> SequenceHeader:
         index = self.model.index
         rate = index.default_rate if settings.rate is None else settings.rate
@@ -77,6 +83,7 @@ class Encoder:
             True, index.refine_t_start, index.refine_steps, index.refine_window, index.refine_overlap, 0
         )
         check_frame_size(info.width, info.height, self.model.vae.spatial_factor)
+        index.check_gop_size(settings.gop_size or index.gop_size)
         cw, ch = self.coded_size(info.width, info.height)
         return SequenceHeader(
             width=info.width, height=info.height, coded_width=cw, coded_height=ch,
@@ -119,8 +126,7 @@ class Encoder:
                         raise ValueError(f"input ended after {n} frames, expected {num_frames}") from None
                     cut |= detector(frame, peak) and n == span.start
                     rgb.append(yuv_to_rgb(frame, info.pix_fmt, info.color_range, info.matrix))
-                clip = pad_frames(torch.stack(rgb, 1), header.coded_height, header.coded_width, padded_length(len(span)))
-                strings, decoded = encode_gop(self.model, clip.to(self.device), header.rate_index)
+                strings, decoded = self.code_gop(rgb, header)
                 nbytes = writer.write_gop(GopRecord(k, span.start, len(span), cut, strings))
                 result.gop_bytes.append(nbytes)
                 if on_reconstruction is not None:

@@ -23,7 +23,7 @@ class DecodedLatents:
     context: torch.Tensor  # [1, C_ctx, T, h, w]
 
 
-def padded_length(num_frames: int, temporal_factor: int = 4) -> int:
+def padded_length(num_frames: int, temporal_factor: int) -> int:
     """Smallest ``1 + k * temporal_factor`` >= ``num_frames``."""
     return 1 + -(-(num_frames - 1) // temporal_factor) * temporal_factor
 
@@ -45,7 +45,7 @@ def _stack(codes: list[FrameCode]) -> DecodedLatents:
 
 @torch.inference_mode()
 def encode_gop(model: GnvcModel, rgb: torch.Tensor, rate: int) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
-    """``rgb``: ``[3, 1+4k, H, W]`` padded frames in [-1, 1] on the model's device."""
+    """``rgb``: ``[3, 1 + k * temporal_factor, H, W]`` padded frames in [-1, 1] on the model's device."""
     latents = model.vae.encode(rgb[None])
     codes: list[FrameCode] = []
     prev = None
@@ -88,5 +88,5 @@ def decode_gop_latents(
 
 @torch.inference_mode()
 def latents_to_rgb(model: GnvcModel, latents: torch.Tensor) -> torch.Tensor:
-    """``[1, C, T, h, w]`` -> ``[3, 1+4(T-1), H, W]`` in [-1, 1]."""
+    """``[1, C, T, h, w]`` -> ``[3, 1 + (T - 1) * temporal_factor, H, W]`` in [-1, 1]."""
     return model.vae.decode(latents)[0]

@@ -45,7 +45,7 @@ class RefineOptions:
             raise ValueError(f"need window >= 1 and 0 <= overlap < window, got {self.window}/{self.overlap}")
 
 
-def latent_count(num_frames: int, temporal_factor: int = 4) -> int:
+def latent_count(num_frames: int, temporal_factor: int) -> int:
     return 1 + -(-(num_frames - 1) // temporal_factor)
 
 
@@ -126,7 +126,7 @@ class GopSequence:
     def gop_output_latents(self, k: int, refine: bool) -> torch.Tensor:
         if refine and self.windowed is not None:
             refined = self.windowed.frames(self.latent_starts[k], self.latent_starts[k + 1])
-            return refined.to(self.model.vae.latents_mean.device)
+            return refined.to(self.model.vae.device)
         return self.gop_latents(k).latents
 
     def gop_frames(self, k: int, refine: bool = True) -> list[Frame]:

@@ -63,7 +63,7 @@ class BenchConfig:
     :param rates: our rate indices; empty means all.
     :param codecs: baselines (subset of :data:`~vsgnvc.eval.encoders.ENCODERS`).
     :param refine: also decode with generative refinement.
-    :param gop: our GOP length (1 + 4k), used for the baselines too; ``None`` is the model's.
+    :param gop: our GOP length (whole latent frames of the model), used for the baselines too; ``None`` is the model's.
     :param tol: bit-rate matching tolerance.
     :param device: device for our codec (``None``: CUDA if present).
     :param with_vmaf: compute VMAF.
@@ -111,8 +111,8 @@ class BenchConfig:
             raise ValueError(f"bench: rates must be >= 0, got {list(self.rates)}")
         if not 0 < self.tol < 1:
             raise ValueError(f"bench: tol must be in (0, 1), got {self.tol}")
-        if self.gop is not None and (self.gop < 1 or (self.gop - 1) % 4):
-            raise ValueError(f"bench: --gop must be 1 + 4k, got {self.gop}")
+        if self.gop is not None and self.gop < 1:
+            raise ValueError(f"bench: --gop must be positive, got {self.gop}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -38,7 +38,7 @@ class CodecJob:
     :param workdir: folder for bitstreams and decoded y4m files.
     :param model: model folder; ``None`` is the shipped default model.
     :param rates: rate indices; empty means every rate point of the model.
-    :param gop: frames per GOP (1 + 4k); ``None`` is the model's.
+    :param gop: frames per GOP (whole latent frames of the model); ``None`` is the model's.
     :param refine: also decode with generative refinement (when the model has a refiner).
     :param device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``; ``None`` picks CUDA if present.
     :param warmup: first encode and decode a few frames untimed, so one-off start-up costs (kernel
@@ -213,7 +213,8 @@ def run_codec(job: CodecJob) -> CodecRun:
     if bad:
         raise ValueError(f"rate {bad[0]} does not exist in model {model.name} (rates 0..{num_rates - 1})")
     gop = job.gop or model.index.gop_size
-    settings_gop = EncodeSettings(gop_size=gop).gop_size  # validates 1 + 4k
+    model.index.check_gop_size(gop)
+    settings_gop = gop
     notes: list[str] = []
     refine = job.refine
     if refine and model.refiner is None:

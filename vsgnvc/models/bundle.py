@@ -4,7 +4,8 @@
 
     folder/
       model_index.json      name, components, rate points, GOP and refinement defaults
-      vae/                  diffusers AutoencoderKLWan (config.json + safetensors)
+      vae/                  the latent autoencoder (config.json + safetensors): a per-frame
+                            FrameAutoencoder (TAEF2 layout) or a diffusers AutoencoderKLWan
       codec/                ContextualLatentCodec (config.json + model.safetensors)
       refiner/              prior + adapter + null embedding (optional)
 
@@ -26,13 +27,33 @@ from typing import Any
 import torch
 from torch import nn
 
-from .io import weights_hash
+from .autoencoder import LatentAutoencoder
+from .frame_autoencoder import CLASS_NAME as FRAME_AUTOENCODER
+from .frame_autoencoder import FrameAutoencoder
+from .io import WeightsError, weights_hash
 from .latent_codec import ContextualLatentCodec
 from .vae import VideoVAE
 
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "model_index.json"
+
+
+def load_autoencoder(folder: Path | str) -> LatentAutoencoder:
+    """The autoencoder stored in ``folder`` (ours or a diffusers Wan2.1 folder), chosen by its config."""
+    folder = Path(folder)
+    config = folder / "config.json"
+    if not config.is_file() and (folder / "vae" / "config.json").is_file():
+        config = folder / "vae" / "config.json"  # a whole Wan2.1 diffusers checkpoint
+    if not config.is_file():
+        raise WeightsError(f"{config} is missing: {folder} holds no autoencoder")
+    try:
+        class_name = json.loads(config.read_text()).get("_class_name")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise WeightsError(f"{config} is not a readable JSON config ({exc})") from None
+    if class_name == FRAME_AUTOENCODER:
+        return FrameAutoencoder.from_pretrained(config.parent)
+    return VideoVAE.from_pretrained(config.parent)
 
 
 def default_model_path() -> Path:
@@ -57,6 +78,9 @@ class ModelIndex:
     refine_steps: int = 5
     refine_window: int = 7
     refine_overlap: int = 2
+    # Frames per latent frame of the model's autoencoder (4: Wan2.1 video VAE, 1: per-frame); recorded here
+    # so GOP lengths can be checked before any weights are read. Folders from before it existed are Wan's.
+    temporal_factor: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,8 +88,9 @@ class ModelIndex:
             raise ValueError("a model needs at least one rate point")
         if not 0 <= self.default_rate < len(self.rates):
             raise ValueError(f"default_rate {self.default_rate} out of range")
-        if self.gop_size < 1 or (self.gop_size - 1) % 4:
-            raise ValueError(f"gop_size must be 1 + 4k frames, got {self.gop_size}")
+        if self.temporal_factor < 1:
+            raise ValueError(f"temporal_factor must be positive, got {self.temporal_factor}")
+        self.check_gop_size(self.gop_size)
 
     @classmethod
     def load(cls, path: Path) -> ModelIndex:
@@ -75,6 +100,13 @@ class ModelIndex:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
+
+    def check_gop_size(self, gop_size: int) -> None:
+        """A GOP must cover whole latent frames: ``1 + k * temporal_factor`` frames."""
+        tf = self.temporal_factor
+        if gop_size < 1 or (gop_size - 1) % tf:
+            examples = ", ".join(str(1 + k * tf) for k in range(4))
+            raise ValueError(f"GOP size must be 1 + {tf}k frames ({examples}, ...) for model {self.name}, got {gop_size}")
 
     def closest_rate(self, target_bpp: float) -> int:
         """Rate index whose measured bpp is closest to ``target_bpp`` (log distance)."""
@@ -89,7 +121,7 @@ class ModelIndex:
 class GnvcModel(nn.Module):
     """VAE + latent codec (+ optional refiner) with the metadata that ships with them."""
 
-    def __init__(self, vae: VideoVAE, codec: ContextualLatentCodec, index: ModelIndex, refiner: nn.Module | None = None):
+    def __init__(self, vae: LatentAutoencoder, codec: ContextualLatentCodec, index: ModelIndex, refiner: nn.Module | None = None):
         super().__init__()
         self.vae = vae
         self.codec = codec
@@ -98,6 +130,10 @@ class GnvcModel(nn.Module):
         self.weights_hash = b"\0" * 16
         if codec.config.latent_channels != vae.z_channels:
             raise ValueError(f"codec expects {codec.config.latent_channels} latent channels, the VAE has {vae.z_channels}")
+        if index.temporal_factor != vae.temporal_factor:
+            raise ValueError(
+                f"model_index.json says temporal_factor {index.temporal_factor}, the autoencoder has {vae.temporal_factor}"
+            )
         if codec.num_rates != len(index.rates):
             raise ValueError(f"codec has {codec.num_rates} rate points, model_index.json lists {len(index.rates)}")
 
@@ -126,7 +162,7 @@ class GnvcModel(nn.Module):
             raise FileNotFoundError(f"{folder} is not a vsgnvc model folder (no {INDEX_NAME})")
         index = ModelIndex.load(folder / INDEX_NAME)
         vae_folder = Path(vae_path) if vae_path else folder / "vae"
-        vae = VideoVAE.from_pretrained(vae_folder)
+        vae = load_autoencoder(vae_folder)
         codec = ContextualLatentCodec.from_pretrained(folder / "codec")
         refiner = None
         if (folder / "refiner").is_dir():

@@ -8,6 +8,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+
+class WeightsError(ValueError):
+    """A model component's weights are missing, damaged or of another architecture (the message names the file)."""
+
+
 # compressai registers these with a placeholder size; the checkpoint holds the real CDF tables.
 _RESIZABLE = ("_quantized_cdf", "_offset", "_cdf_length", "_cdf", "scale_table")
 

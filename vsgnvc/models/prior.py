@@ -26,6 +26,8 @@ from diffusers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME
 from safetensors.torch import load_file
 from torch import nn
 
+from .io import WeightsError
+
 logger = logging.getLogger(__name__)
 
 #: Default prior of ours: CPU-cheap (about 0.3 M parameters), same layout as Wan2.1 (16 latent channels,
@@ -72,10 +74,6 @@ WAN21_T2V_1_3B_CONFIG: dict[str, Any] = {
 BlockResidual = Callable[[int, torch.Tensor], torch.Tensor | None]
 
 _WAN_CLASS = "WanTransformer3DModel"
-
-
-class WeightsError(ValueError):
-    """A model folder whose weights do not match its config."""
 
 
 class PriorError(ValueError):

@@ -5,27 +5,46 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def save_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """Write a tiny model folder: 4 rate points, GOP 9, refinement windows of 3 with overlap 1."""
+def save_tiny_model(folder: Path, seed: int = 0, autoencoder: str = "wan", gop_size: int = 9) -> Path:
+    """Write a tiny model folder: 4 rate points, refinement windows of 3 with overlap 1.
+
+    ``autoencoder``: ``"wan"`` (a small Wan2.1-layout video VAE, 16 channels, temporal factor 4) or
+    ``"frame"`` (a narrow per-frame autoencoder in the TAEF2 layout, 32 channels, temporal factor 1).
+    """
     import torch
 
     from ..refine import Refiner
+    from .autoencoder import LatentAutoencoder
     from .bundle import GnvcModel, ModelIndex, RatePoint
+    from .frame_autoencoder import FrameAutoencoder
     from .latent_codec import ContextualLatentCodec
     from .vae import SMALL_VAE_CONFIG, VideoVAE
 
     torch.manual_seed(seed)
-    vae = VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4))
-    codec = ContextualLatentCodec(hidden_channels=16, y_channels=16, z_channels=8, context_channels=8, num_rates=4)
+    vae: LatentAutoencoder
+    if autoencoder == "wan":
+        vae = VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4))
+    elif autoencoder == "frame":
+        vae = FrameAutoencoder(latent_channels=32, width=8)
+    else:
+        raise ValueError(f"autoencoder must be 'wan' or 'frame', got {autoencoder!r}")
+    c = vae.z_channels
+    codec = ContextualLatentCodec(
+        latent_channels=c, hidden_channels=16, y_channels=16, z_channels=8, context_channels=8, num_rates=4
+    )
     codec.update()
     refiner = Refiner.build(
         prior_config={"num_attention_heads": 2, "attention_head_dim": 8, "text_dim": 8, "freq_dim": 16,
-                      "ffn_dim": 32, "num_layers": 2},
+                      "ffn_dim": 32, "num_layers": 2, "in_channels": c, "out_channels": c},
         context_channels=8,
+        latent_channels=c,
         adapter_config={"hidden_dim": 16, "num_res_blocks": 1, "freq_dim": 16, "norm_groups": 4},
         num_text_tokens=4,
     ).place("cpu")  # fmt: skip
     rates = tuple(RatePoint(i, 0.05 * 2**i, bpp=0.01 * 2**i) for i in range(4))
-    index = ModelIndex("tiny-test", rates, 1, gop_size=9, refine_window=3, refine_overlap=1)
+    index = ModelIndex(
+        "tiny-test" if autoencoder == "wan" else "tiny-frame-test", rates, 1, gop_size=gop_size, refine_window=3, refine_overlap=1,
+        temporal_factor=vae.temporal_factor,
+    )  # fmt: skip
     GnvcModel(vae, codec, index, refiner.eval()).save_pretrained(folder)
     return folder

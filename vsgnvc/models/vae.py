@@ -17,6 +17,8 @@ import torch
 from diffusers import AutoencoderKLWan
 from torch import nn
 
+from .autoencoder import LatentAutoencoder
+
 logger = logging.getLogger(__name__)
 
 # Our small default: about 0.67M parameters, ~4x faster than base_dim=16 on a CPU.
@@ -32,21 +34,18 @@ SMALL_VAE_CONFIG: dict[str, Any] = {
 }
 
 
-class VideoVAE(nn.Module):
+class VideoVAE(LatentAutoencoder):
     """Causal 3D VAE with normalised latents.
 
     :param model: a diffusers ``AutoencoderKLWan``.
     """
 
     def __init__(self, model: AutoencoderKLWan) -> None:
-        super().__init__()
+        cfg = model.config
+        super().__init__(int(cfg.z_dim), list(cfg.latents_mean), list(cfg.latents_std))
         self.model = model
         # AutoencoderKLWan keeps its causal feature cache on the module: one call at a time.
         self._lock = threading.Lock()
-        cfg = model.config
-        z = cfg.z_dim
-        self.register_buffer("latents_mean", torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, z, 1, 1, 1))
-        self.register_buffer("latents_std", torch.tensor(cfg.latents_std, dtype=torch.float32).view(1, z, 1, 1, 1))
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> VideoVAE:
@@ -67,12 +66,7 @@ class VideoVAE(nn.Module):
     def set_latent_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Record per-channel latent statistics (after training) in the config and buffers."""
         self.model.register_to_config(latents_mean=[float(v) for v in mean], latents_std=[float(v) for v in std])
-        self.latents_mean.copy_(mean.view_as(self.latents_mean))
-        self.latents_std.copy_(std.view_as(self.latents_std))
-
-    @property
-    def z_channels(self) -> int:
-        return int(self.model.config.z_dim)
+        super().set_latent_stats(mean, std)
 
     @property
     def spatial_factor(self) -> int:
@@ -82,22 +76,13 @@ class VideoVAE(nn.Module):
     def temporal_factor(self) -> int:
         return int(self.model.config.scale_factor_temporal or 4)
 
-    def latent_frames(self, num_frames: int) -> int:
-        """Latent frames for a clip of ``1 + k * temporal_factor`` frames."""
-        if (num_frames - 1) % self.temporal_factor:
-            raise ValueError(f"clip length must be 1 + {self.temporal_factor}k frames, got {num_frames}")
-        return 1 + (num_frames - 1) // self.temporal_factor
-
-    def normalize(self, raw: torch.Tensor) -> torch.Tensor:
-        return (raw - self.latents_mean.to(raw)) / self.latents_std.to(raw)
-
-    def denormalize(self, latents: torch.Tensor) -> torch.Tensor:
-        return latents * self.latents_std.to(latents) + self.latents_mean.to(latents)
-
     def encode_distribution(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior ``(mean, logvar)`` of the raw (un-normalised) latents, for training."""
         dist = self.model.encode(frames).latent_dist
         return dist.mean, dist.logvar
+
+    def encode_raw(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.encode_distribution(frames)[0]
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         """``[B, 3, 1+4k, H, W]`` in [-1, 1] -> normalised latents ``[B, 16, 1+k, H/8, W/8]``."""
@@ -105,7 +90,13 @@ class VideoVAE(nn.Module):
             mean, _ = self.encode_distribution(frames)
         return self.normalize(mean)
 
+    def decode_raw(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(raw).sample
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents -> frames in [-1, 1]."""
         with self._lock:
             return self.model.decode(self.denormalize(latents)).sample.clamp(-1.0, 1.0)
+
+    def decoder_modules(self) -> list[nn.Module]:
+        return [self.model.post_quant_conv, self.model.decoder]

@@ -56,6 +56,8 @@ class StageConfig:
     # each cut to a random latent_window x latent_window window (0 = the whole crop's latent).
     latent_pool: int = 0
     latent_window: int = 0
+    # > 0: each pool sample is a random run of this many consecutive latent frames (0 = all of them).
+    latent_chain: int = 0
     # Folder (and log name) of the stage in the run; defaults to ``name``. A stage kind may run twice
     # (e.g. the adapter again after stage II) under two labels.
     label: str = ""

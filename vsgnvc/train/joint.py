@@ -60,7 +60,7 @@ def joint_trainable(model: GnvcModel, with_refiner: bool) -> tuple[list[torch.nn
     codec, vae = model.codec, model.vae
     model.requires_grad_(False)
     modules = [codec.intra_synthesis, codec.inter_synthesis, codec.context_net]
-    modules += [vae.model.post_quant_conv, vae.model.decoder]
+    modules += vae.decoder_modules()
     refiner = cast("Refiner | None", model.refiner)
     if refiner is not None:
         refiner.set_prior_trainable(False)  # also keeps the prior in eval mode
@@ -79,7 +79,7 @@ def joint_plan(cfg: StageConfig, model: GnvcModel, crops: VideoCrops) -> StagePl
 
     vae, codec = model.vae, model.codec
     lambdas = rate_lambdas(cfg, codec)
-    vae.latent_frames(cfg.frames)  # 1 + 4k frames, else a clear error
+    vae.latent_frames(cfg.frames)  # 1 + k * temporal_factor frames, else a clear error
     if cfg.crop % model.pixel_multiple:
         raise ValueError(f"stage joint: crop {cfg.crop} must be a multiple of {model.pixel_multiple}")
     with_msssim = cfg.crop > 32
@@ -87,7 +87,7 @@ def joint_plan(cfg: StageConfig, model: GnvcModel, crops: VideoCrops) -> StagePl
         msssim_window(cfg.crop)  # raises for crops of 32 px
     lpips = load_lpips() if cfg.lpips_weight > 0 else None
     if lpips is not None:
-        lpips.to(model.vae.latents_mean.device)
+        lpips.to(model.vae.device)
     refiner = cast("Refiner | None", model.refiner) if cfg.latent_weight > 0 else None
     main, aux = joint_trainable(model, refiner is not None)
     # Train against the exact entropy parameters the coder will use (a no-op on already snapped weights).
@@ -101,7 +101,7 @@ def joint_plan(cfg: StageConfig, model: GnvcModel, crops: VideoCrops) -> StagePl
         out = code_sequence(codec, latents, rate)
         x_c = out["latent_hat"]
         # The raw decoder output (no clamp): clamping would cut the gradient of out-of-range pixels.
-        x_hat = vae.model.decode(vae.denormalize(x_c)).sample
+        x_hat = vae.decode_raw(vae.denormalize(x_c))
         bpp = out["bits"] / pixels
         mse = _per_sample_mse(x_hat, x)
         dist = cfg.pixel_weight * mse

@@ -2,23 +2,28 @@
 
 The frozen VAE encoder costs ~8x more than a codec training step on CPU. Encoding a pool of
 random crops once and drawing batches from it (with random latent sub-crops) makes those stages
-several times faster at the price of fewer distinct crops.
+several times faster at the price of fewer distinct crops. With a ``cache_dir`` the pool is kept on
+disk (float16, keyed by the autoencoder's weights and the crop settings), so a resumed run or the next
+stage does not encode it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..models.vae import VideoVAE
+from ..models.autoencoder import LatentAutoencoder
 from .data import VideoCrops
 
 logger = logging.getLogger(__name__)
 
 # (id(vae), frames, crop, count, seed) -> pool; the codec and refine stages share one pool.
-_POOLS: dict[tuple[int, int, int, int, int], "LatentPool"] = {}
+_POOLS: dict[tuple[int, int, int, int, int], LatentPool] = {}
 
 
 class LatentPool:
@@ -32,12 +37,27 @@ class LatentPool:
 
     @classmethod
     @torch.no_grad()
-    def build(cls, vae: VideoVAE, crops: VideoCrops, count: int, seed: int, chunk: int = 8) -> LatentPool:
+    def build(
+        cls,
+        vae: LatentAutoencoder,
+        crops: VideoCrops,
+        count: int,
+        seed: int,
+        chunk: int = 8,
+        cache_dir: Path | None = None,
+    ) -> LatentPool:
         key = (id(vae), crops.frames, crops.crop, count, seed)
         if key in _POOLS:
             return _POOLS[key]
+        cache = None
+        if cache_dir is not None:
+            cache = Path(cache_dir) / f"latent_pool.{_pool_key(vae, crops, count, seed)}.pt"
+            if cache.is_file():
+                logger.info("latent pool: loading %s", cache)
+                pool = _POOLS[key] = cls(torch.load(cache, weights_only=True).float())
+                return pool
         rng = np.random.default_rng([seed, 7919])
-        device = vae.latents_mean.device
+        device = vae.device
         parts = []
         for start in range(0, count, chunk):
             x = torch.stack([crops.sample(rng) for _ in range(min(chunk, count - start))])
@@ -45,14 +65,35 @@ class LatentPool:
             if start // chunk % 16 == 0:
                 logger.info("latent pool: %d/%d crops encoded", start + len(x), count)
         pool = _POOLS[key] = cls(torch.cat(parts))
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f"{cache.name}.{os.getpid()}.partial")
+            torch.save(pool.latents.half(), tmp)
+            tmp.replace(cache)
         return pool
 
-    def sample(self, rng: np.random.Generator, batch: int, size: int | None = None) -> torch.Tensor:
-        """``batch`` random pool entries, each cut to a random ``size x size`` latent window."""
-        n, _, _, h, w = self.latents.shape
+    def sample(
+        self, rng: np.random.Generator, batch: int, size: int | None = None, chain: int | None = None
+    ) -> torch.Tensor:
+        """``batch`` random pool entries, each cut to a random ``size x size`` window of ``chain`` latent frames."""
+        n, _, t, h, w = self.latents.shape
         size = min(size or h, h, w)
+        chain = min(chain or t, t)
         out = []
         for i in rng.integers(0, n, batch):
             y0, x0 = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-            out.append(self.latents[int(i), :, :, y0 : y0 + size, x0 : x0 + size])
+            t0 = int(rng.integers(0, t - chain + 1))
+            out.append(self.latents[int(i), :, t0 : t0 + chain, y0 : y0 + size, x0 : x0 + size])
         return torch.stack(out)
+
+
+def _pool_key(vae: LatentAutoencoder, crops: VideoCrops, count: int, seed: int) -> str:
+    """Identity of a pool: the autoencoder's weights and statistics, the clips and the crop settings."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(vae.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    h.update(vae.latents_mean.cpu().numpy().tobytes() + vae.latents_std.cpu().numpy().tobytes())
+    h.update(repr([c.shape for c in crops.clips]).encode())
+    h.update(repr((crops.frames, crops.crop, crops.max_stride, count, seed)).encode())
+    return h.hexdigest()[:16]

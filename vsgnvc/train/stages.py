@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..models.autoencoder import LatentAutoencoder
 from ..models.latent_codec import ContextualLatentCodec, frame_bits
 from ..models.vae import VideoVAE
 from .config import StageConfig
@@ -19,8 +20,10 @@ def psnr_from_mse(mse: torch.Tensor) -> float:
     return float(10 * torch.log10(4.0 / mse.clamp_min(1e-10)))
 
 
-def vae_plan(cfg: StageConfig, vae: VideoVAE, crops: VideoCrops) -> StagePlan:
+def vae_plan(cfg: StageConfig, vae: LatentAutoencoder, crops: VideoCrops) -> StagePlan:
     """Stage 0: reconstruction (MSE + L1) and a small KL towards N(0, 1)."""
+    if not isinstance(vae, VideoVAE):
+        raise ValueError(f"stage vae trains a Wan-layout VAE; this model's {type(vae).__name__} is pretrained and frozen")
 
     def loss_fn(x: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, None, dict[str, float]]:
         mean, logvar = vae.encode_distribution(x)
@@ -47,36 +50,42 @@ def rate_lambdas(cfg: StageConfig, codec: ContextualLatentCodec) -> torch.Tensor
     return lambdas
 
 
-def _latent_batch(vae: VideoVAE, crops: VideoCrops, cfg: StageConfig):
+def _latent_batch(vae: LatentAutoencoder, crops: VideoCrops, cfg: StageConfig, cache_dir=None):
     """A batch_fn returning normalised VAE latents of random crops (from a pre-encoded pool if configured)."""
     if cfg.latent_pool:
 
         def pool_batch(rng) -> torch.Tensor:
             # Built on first use: a finished stage that is only reloaded never pays for it.
-            pool = LatentPool.build(vae, crops, cfg.latent_pool, seed=crops.seed)
-            return pool.sample(rng, cfg.batch, cfg.latent_window or None).to(vae.latents_mean.device)
+            pool = LatentPool.build(vae, crops, cfg.latent_pool, seed=crops.seed, cache_dir=cache_dir)
+            return pool.sample(rng, cfg.batch, cfg.latent_window or None, cfg.latent_chain or None).to(vae.device)
 
         return pool_batch
 
     def batch_fn(rng) -> torch.Tensor:
         x = torch.stack([crops.sample(rng) for _ in range(cfg.batch)])
         with torch.no_grad():
-            return vae.encode(x.to(vae.latents_mean.device))
+            return vae.encode(x.to(vae.device))
 
     return batch_fn
 
 
 @torch.no_grad()
-def latent_statistics(vae: VideoVAE, crops: VideoCrops, batches: int = 8, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+def latent_statistics(vae: LatentAutoencoder, crops: VideoCrops, batches: int = 8, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean/std of the raw latents over a fixed set of crops."""
     rng = np.random.default_rng(4321)
     raws = []
     for _ in range(batches):
         x = torch.stack([crops.sample(rng) for _ in range(batch)])
-        mean, _ = vae.encode_distribution(x)
+        mean = vae.encode_raw(x)
         raws.append(mean.transpose(0, 1).reshape(mean.shape[1], -1))
     raw = torch.cat(raws, dim=1)
     return raw.mean(1), raw.std(1).clamp_min(1e-3)
+
+
+def _pixels(vae: LatentAutoencoder, latents: torch.Tensor) -> int:
+    """Pixels a latent sequence ``[B, C, T, h, w]`` stands for (bits per pixel of the frames it codes)."""
+    _, _, t, h, w = latents.shape
+    return (1 + (t - 1) * vae.temporal_factor) * h * w * vae.spatial_factor**2
 
 
 def code_sequence(codec: ContextualLatentCodec, latents: torch.Tensor, rate: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -93,14 +102,15 @@ def code_sequence(codec: ContextualLatentCodec, latents: torch.Tensor, rate: tor
     return {"latent_hat": torch.stack(outs, 2), "context": torch.stack(contexts, 2), "bits": bits}
 
 
-def codec_plan(cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, crops: VideoCrops) -> StagePlan:
+def codec_plan(
+    cfg: StageConfig, vae: LatentAutoencoder, codec: ContextualLatentCodec, crops: VideoCrops, cache_dir=None
+) -> StagePlan:
     """Stage I (codec part): rate + lambda_r * latent MSE, a random rate point per sample."""
     lambdas = rate_lambdas(cfg, codec)
-    pixels = cfg.frames * cfg.crop * cfg.crop
-
     def loss_fn(latents: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         rate = torch.randint(0, codec.num_rates, (latents.shape[0],), generator=gen)
         out = code_sequence(codec, latents, rate)
+        pixels = _pixels(vae, latents)
         bpp = out["bits"] / pixels
         mse = (out["latent_hat"] - latents).pow(2).flatten(1).mean(1)
         loss = (bpp + lambdas[rate].to(mse) * mse).mean()
@@ -114,10 +124,10 @@ def codec_plan(cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, cr
     main = [p for n, p in codec.named_parameters() if not n.endswith(".quantiles")]
     aux = [p for n, p in codec.named_parameters() if n.endswith(".quantiles")]
     fast = [codec.log_gain, codec.log_hyper_gain, *codec.entropy_bottleneck_density()]
-    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg), aux, fast_params=fast)
+    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg, cache_dir), aux, fast_params=fast)
 
 
-def prior_plan(cfg: StageConfig, vae: VideoVAE, refiner, crops: VideoCrops) -> StagePlan:
+def prior_plan(cfg: StageConfig, vae: LatentAutoencoder, refiner, crops: VideoCrops, cache_dir=None) -> StagePlan:
     """Our prior has no pre-trained weights: plain flow matching from noise to clean latents."""
     from ..refine import prior_flow_matching_loss
 
@@ -128,11 +138,11 @@ def prior_plan(cfg: StageConfig, vae: VideoVAE, refiner, crops: VideoCrops) -> S
         return out["loss"], None, {"loss": out["loss"].item()}
 
     params = list(refiner.prior.parameters())
-    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg))
+    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg, cache_dir))
 
 
 def refine_plan(
-    cfg: StageConfig, vae: VideoVAE, codec: ContextualLatentCodec, refiner, crops: VideoCrops
+    cfg: StageConfig, vae: LatentAutoencoder, codec: ContextualLatentCodec, refiner, crops: VideoCrops, cache_dir=None
 ) -> StagePlan:
     """Stage I (refinement part): the adapter learns the correction from decoded latents (prior frozen)."""
     from ..refine import flow_matching_loss
@@ -150,4 +160,4 @@ def refine_plan(
     params = [p for n, p in refiner.named_parameters() if not n.startswith("prior.")]
     for p in params:
         p.requires_grad_(True)  # a joint stage with latent_weight = 0 before this one freezes the adapter
-    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg))
+    return StagePlan(cfg, refiner, params, loss_fn, _latent_batch(vae, crops, cfg, cache_dir))

@@ -65,8 +65,7 @@ def _check(
             raise gnvc_error(func, f"target_bpp must be a positive number, got {target_bpp!r}")
         if rate is not None:
             raise gnvc_error(func, "pass rate or target_bpp, not both")
-    if check_int(func, "gop", gop, 1, optional=True) is not None and (gop - 1) % 4:  # type: ignore[operator]
-        raise gnvc_error(func, f"gop must be 1 + 4k frames (1, 5, 9, ..., 25, ...), got {gop}")
+    check_int(func, "gop", gop, 1, optional=True)
     return fmt, out, check_device(func, device_index)
 
 
@@ -90,6 +89,9 @@ def prepare(
     if target_bpp is not None:
         with translated(func):
             rate = index.closest_rate(float(target_bpp))
+    if gop is not None:
+        with translated(func):
+            index.check_gop_size(gop)
     props = clip.get_frame(0).props
     color = color_props(func, fmt, props)
     info = video_info(func, clip, fmt, color, props)
@@ -122,7 +124,7 @@ def encode(
     :param path: the ``.gnvc`` to write.
     :param rate: rate point, 0 = lowest bitrate; ``None`` = the model's default.
     :param target_bpp: pick the rate point whose measured bits per pixel is closest (instead of ``rate``).
-    :param gop: frames per GOP, 1 + 4k; ``None`` = the model's.
+    :param gop: frames per GOP (1 + 4k for a Wan-VAE model, any for a per-frame one); ``None`` = the model's.
     :param overwrite: replace an existing file.
     :param device_index: CUDA device; ``None`` uses the first CUDA device if any, else the CPU.
     :param num_streams: GOPs coded at once.

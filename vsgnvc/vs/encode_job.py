@@ -16,8 +16,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from ffmpeg_bridge.video import Frame, VideoInfo
 
 from ..bitstream import GnvcWriter, GopRecord, SequenceHeader
@@ -26,7 +24,6 @@ from ..bitstream.layout import CHUNK_HEADER
 from ..codec.cache import OnceLRU
 from ..codec.color import yuv_to_rgb
 from ..codec.encoder import Encoder, EncodeResult
-from ..codec.gop_codec import encode_gop, pad_frames, padded_length
 from ..codec.scenecut import SceneCutDetector
 
 logger = logging.getLogger(__name__)
@@ -105,9 +102,8 @@ class OutOfOrderEncode:
             detector(source[span.start - 1], self._peak)
             cut = detector(source[span.start], self._peak)
         info = self.info
-        rgb = torch.stack([yuv_to_rgb(source[n], info.pix_fmt, info.color_range, info.matrix) for n in span], 1)
-        clip = pad_frames(rgb, self.header.coded_height, self.header.coded_width, padded_length(len(span)))
-        strings, decoded = encode_gop(self.encoder.model, clip.to(self.encoder.device), self.header.rate_index)
+        rgb = [yuv_to_rgb(source[n], info.pix_fmt, info.color_range, info.matrix) for n in span]
+        strings, decoded = self.encoder.code_gop(rgb, self.header)
         record = GopRecord(k, span.start, len(span), cut, strings)
         frames = self.encoder.to_frames(decoded.latents, info, len(span))
         self._submit(record)

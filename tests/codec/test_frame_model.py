@@ -1,0 +1,81 @@
+"""A model on a per-frame autoencoder (temporal factor 1) through the real encoder, bitstream and decoder."""
+
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ffmpeg_bridge import open_source
+from vsgnvc.bitstream import GnvcReader
+from vsgnvc.codec.decoder import Decoder
+from vsgnvc.codec.encoder import Encoder, EncodeSettings
+from vsgnvc.models.bundle import GnvcModel
+
+
+@pytest.fixture(scope="module")
+def frame_model(tiny_frame_model_dir):
+    return GnvcModel.from_pretrained(tiny_frame_model_dir)
+
+
+@pytest.fixture(scope="module")
+def encoded(frame_model, small_clip_y4m, tmp_path_factory):
+    out = tmp_path_factory.mktemp("enc") / "bikes.gnvc"
+    recon: dict[int, list] = {}
+    info, frames = open_source(small_clip_y4m)
+    result = Encoder(frame_model, "cpu").encode(
+        info,
+        frames,
+        out,
+        13,
+        EncodeSettings(rate=1),
+        on_reconstruction=lambda k, first, f: recon.update({k: f}),
+        progress=False,
+    )
+    return out, result, recon
+
+
+def test_every_frame_is_a_latent_frame(encoded, frame_model):
+    path, result, _ = encoded
+    with Decoder(path, frame_model, "cpu") as dec:
+        assert dec.num_gops == 3  # GOP 6 (not 1 + 4k): 6 + 6 + 1 frames
+        frames = list(dec.frames())
+    assert len(frames) == 13 and frames[0][0].shape == (40, 96)
+    assert result.num_bytes == path.stat().st_size
+    with GnvcReader(path) as reader:
+        assert [len(reader.read_gop(k).latent_frames) for k in range(3)] == [6, 6, 1]
+
+
+def test_encoder_reconstruction_equals_decoder_output(encoded, frame_model):
+    path, _, recon = encoded
+    with Decoder(path, frame_model, "cpu") as dec:
+        for k in range(dec.num_gops):
+            for a, b in zip(recon[k], dec.gop_frames(k, refine=False), strict=True):
+                assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_refined_decode_runs_and_differs_from_plain(encoded, frame_model):
+    path, *_ = encoded
+    with Decoder(path, frame_model, "cpu") as dec:
+        plain = dec.gop_frames(0, refine=False)
+        refined = dec.gop_frames(0, refine=True)
+    assert len(refined) == len(plain) == 6
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(plain, refined, strict=True))
+
+
+def test_decode_in_another_process_is_bit_identical(encoded, frame_model, tiny_frame_model_dir):
+    path, *_ = encoded
+    with Decoder(path, frame_model, "cpu") as dec:
+        here = hashlib.sha256(b"".join(p.tobytes() for f in dec.frames() for p in f)).hexdigest()
+    script = (
+        "import sys, hashlib, torch\n"
+        "torch.set_num_threads(1)\n"
+        "from vsgnvc.codec.decoder import Decoder\n"
+        "from vsgnvc.models.bundle import GnvcModel\n"
+        "with Decoder(sys.argv[1], GnvcModel.from_pretrained(sys.argv[2]), 'cpu') as d:\n"
+        "    print(hashlib.sha256(b''.join(p.tobytes() for f in d.frames() for p in f)).hexdigest())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(path), str(tiny_frame_model_dir)], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert out.stdout.strip() == here
