@@ -106,3 +106,31 @@ def test_tiny_run_exports_a_model_that_round_trips(tmp_path, small_clip_y4m, sha
     with Decoder(tmp_path / "x.gnvc", model, "cpu") as dec:
         assert len(list(dec.frames())) == r.num_frames == 13
     shutil.rmtree(tmp_path / "run")
+
+
+def test_tiny_frame_autoencoder_run_trains_on_a_cached_pool_and_exports(tmp_path, small_clip_y4m, shared_media):
+    cfg_dir = tmp_path / "configs"
+    cfg_dir.mkdir()
+    text = (REPO / "configs" / "tiny_frame.toml").read_text().replace('"../../shared/media/train"', f'"{shared_media}"')
+    text = text.replace('"../runs/cache"', f'"{tmp_path / "cache"}"').replace("max_frames = 24", "max_frames = 12")
+    (cfg_dir / "tiny_frame.toml").write_text(text)
+    train(cfg_dir / "tiny_frame.toml", tmp_path / "run", tmp_path / "model")
+    pools = sorted((tmp_path / "cache").glob("latent_pool.*.pt"))
+    assert len(pools) == 1  # codec, prior and refine share one pool, kept on disk
+    assert torch.load(pools[0], weights_only=True).shape[1:3] == (32, 6)
+    model = GnvcModel.from_pretrained(tmp_path / "model")
+    assert model.index.temporal_factor == 1 and model.index.gop_size == 6
+
+    from vsgnvc.codec.api import encode_file
+    from vsgnvc.codec.decoder import Decoder
+
+    r = encode_file(small_clip_y4m, tmp_path / "x.gnvc", model, device="cpu", progress=False)
+    with Decoder(tmp_path / "x.gnvc", model, "cpu") as dec:
+        assert dec.num_gops == 3 and len(list(dec.frames())) == r.num_frames == 13
+
+
+def test_a_pretrained_per_frame_autoencoder_has_no_vae_stage(clips):
+    model = build_model(TrainConfig.load(REPO / "configs" / "tiny_frame.toml"))
+    cfg = StageConfig(name="vae", steps=1, batch=1, crop=32, frames=2)
+    with pytest.raises(ValueError, match="stage vae trains a Wan-layout VAE; this model's FrameAutoencoder"):
+        vae_plan(cfg, model.vae, VideoCrops(clips, 2, 32))
