@@ -269,7 +269,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from ffmpeg_bridge import locate_ffmpeg
 
-    from .. import __version__
+    from .._version import __version__
     from ..models.bundle import GnvcModel, default_model_path
 
     rows = [("vsgnvc", __version__), ("python", platform.python_version()), ("torch", torch.__version__)]

@@ -37,13 +37,13 @@ from vsgnvc.eval.clips import DEFAULT_BENCHMARK_CLIPS, BenchmarkClip, Clip, benc
 from vsgnvc.eval.codec_run import CodecJob, CodecRun, RateRun, run_codec, run_codec_subprocess
 from vsgnvc.eval.encoders import ENCODERS
 from vsgnvc.eval.perceptual import FrameMetric, load_perceptual
+from vsgnvc.eval.report import write_report
+from vsgnvc.eval.results import RESULTS_NAME, SCHEMA_VERSION, load_results
 from vsgnvc.eval.score import Reference
 from vsgnvc.eval.y4m import read_y4m
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-RESULTS_NAME = "results.json"
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((320, 180), (640, 360))
 DEFAULT_FRAMES = 97
 OURS = "gnvc"
@@ -182,7 +182,7 @@ def _utc() -> str:
 def _environment() -> dict[str, Any]:
     import torch
 
-    from vsgnvc import __version__
+    from vsgnvc._version import __version__
     from vsgnvc.eval._ffmpeg import ffmpeg_version
 
     cpu = platform.processor() or platform.machine()
@@ -405,8 +405,6 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
 
     Per-clip failures are recorded, not raised. ``KeyboardInterrupt`` stops the run and keeps the JSON so far.
     """
-    from vsgnvc.eval.report import write_report
-
     cfg.out.mkdir(parents=True, exist_ok=True)
     run = BenchRun(cfg)
     done = _resume(run) if cfg.resume and run.path.is_file() else set()
@@ -444,20 +442,3 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     run.save()
     write_report(cfg.out)
     return run.doc
-
-
-def load_results(run_dir: Path) -> dict[str, Any]:
-    """Read ``<run_dir>/results.json``.
-
-    :raises ValueError: missing, unreadable or not a benchmark result.
-    """
-    path = Path(run_dir) / RESULTS_NAME
-    if not path.is_file():
-        raise ValueError(f"no {RESULTS_NAME} in {run_dir}")
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_VERSION or "points" not in doc:
-        raise ValueError(f"{path}: not a gnvc bench result (schema {SCHEMA_VERSION})")
-    return doc
