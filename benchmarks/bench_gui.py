@@ -96,7 +96,7 @@ class Driver:
 
 
 def encode(source: Path, out: Path, model_dir: Path, size: str, frames: int) -> Path:
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.models.bundle import GnvcModel
 
     model = GnvcModel.from_pretrained(model_dir)

@@ -120,7 +120,7 @@ def concurrency_check(work: Path, model_dir: Path, frames: int, env: dict[str, s
     import numpy as np
     import vapoursynth as vs
 
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.models.bundle import GnvcModel
     from vsgnvc.vs import decode
 

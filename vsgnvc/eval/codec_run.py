@@ -195,7 +195,7 @@ def run_codec(job: CodecJob) -> CodecRun:
 
     :raises ValueError: a bad job (unknown rate, bad GOP, missing source).
     """
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.codec.decoder import Decoder
     from vsgnvc.codec.encoder import EncodeSettings
     from vsgnvc.device import resolve_device

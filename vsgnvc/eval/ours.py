@@ -12,7 +12,7 @@ import numpy as np
 
 from ffmpeg_bridge.video import Frame
 
-from ..codec.api import encode_file
+from ..api import encode_file
 from ..codec.decoder import Decoder
 from ..codec.encoder import EncodeSettings
 from ..models.bundle import GnvcModel
