@@ -40,7 +40,7 @@ def ffmpeg_exe() -> str:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny, real (saved + reloaded, CDF tables built) model folder with 4 rate points, GOP 9."""
-    from vsgnvc.models.tiny import save_tiny_model
+    from tests.support.tiny_model import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader, PixelFormatCode
-from vsgnvc.bitstream.fuzz import assemble
+from tests.support.fuzz_bitstream import assemble
 from vsgnvc.codec.decoder import Decoder
 from vsgnvc.codec.gop_codec import padded_strings
 

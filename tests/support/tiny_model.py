@@ -9,10 +9,10 @@ def save_tiny_model(folder: Path, seed: int = 0) -> Path:
     """Write a tiny model folder: 4 rate points, GOP 9, refinement windows of 3 with overlap 1."""
     import torch
 
-    from ..refine import Refiner
-    from .bundle import GnvcModel, ModelIndex, RatePoint
-    from .latent_codec import ContextualLatentCodec
-    from .vae import SMALL_VAE_CONFIG, VideoVAE
+    from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
+    from vsgnvc.models.latent_codec import ContextualLatentCodec
+    from vsgnvc.models.vae import SMALL_VAE_CONFIG, VideoVAE
+    from vsgnvc.refine import Refiner
 
     torch.manual_seed(seed)
     vae = VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4))
