@@ -36,11 +36,11 @@ from vsgnvc.eval.baselines import EncodeCache, match_bitrate
 from vsgnvc.eval.clips import DEFAULT_BENCHMARK_CLIPS, BenchmarkClip, Clip, benchmark_clip_path, load_clip
 from vsgnvc.eval.codec_run import CodecJob, CodecRun, RateRun, run_codec, run_codec_subprocess
 from vsgnvc.eval.encoders import ENCODERS
+from vsgnvc.eval.frames import load_y4m
 from vsgnvc.eval.perceptual import FrameMetric, load_perceptual
 from vsgnvc.eval.report import write_report
 from vsgnvc.eval.results import RESULTS_NAME, SCHEMA_VERSION, load_results
 from vsgnvc.eval.score import Reference
-from vsgnvc.eval.y4m import read_y4m
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def _ours_rows(base: dict[str, Any], run: RateRun, ref: Reference, keep: bool) -
     if run.refine is not None and run.refined is not None:
         variants.append((OURS_REFINED, run.refine, run.refined))
     for codec, usage, path in variants:
-        decoded, _ = read_y4m(path)
+        _, decoded = load_y4m(path)
         rows.append({
             **common, "codec": codec, **ref.score(decoded, path),
             "decode_fps": usage.fps, "decode_s": usage.seconds, "decode_cpu_s": usage.cpu_seconds,
@@ -296,7 +296,7 @@ def _load(spec: ClipSpec, size: tuple[int, int], frames: int, cfg: BenchConfig) 
         assert spec.path is not None
         path = spec.path
     clip = load_clip(path, size=size, num_frames=frames)
-    return Clip(spec.name, clip.yuv, clip.fps, clip.source), notes
+    return Clip(spec.name, clip.frames, clip.fps, clip.source), notes
 
 
 def _bench_clip(
