@@ -26,7 +26,7 @@ from pathlib import Path
 from vsgnvc.bitstream import GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
-from tests.support.fuzz_bitstream import run_fuzz, synthetic_files, write_synthetic  # noqa: E402
+from tests.support.fuzz_bitstream import run_fuzz, synthetic_files, write_synthetic
 
 logger = logging.getLogger("fuzz_bitstream")
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
-from tests.support.fuzz_codec import ALL_KINDS, WorkerConfig, encode_inputs, run_codec_fuzz  # noqa: E402
+from tests.support.fuzz_codec import ALL_KINDS, WorkerConfig, encode_inputs, run_codec_fuzz
 
 logger = logging.getLogger("fuzz_gnvc")
 
@@ -43,8 +43,8 @@ def default_inputs(work: Path) -> tuple[Path, list[Path]]:
     """The tiny model and three files encoded with it from 13 frames of bikes.mp4 at 64x48."""
     import imageio_ffmpeg
 
-    from vsgnvc.models.bundle import GnvcModel
     from tests.support.tiny_model import save_tiny_model
+    from vsgnvc.models.bundle import GnvcModel
 
     model_dir = save_tiny_model(work / "tiny")
     clip = work / "bikes_64x48.y4m"

@@ -14,8 +14,8 @@ from vsgnvc.eval import (
     EvalError,
     decode,
     encode,
-    match_bitrate,
     load_y4m,
+    match_bitrate,
     psnr_yuv,
 )
 from vsgnvc.eval.frames import planes

@@ -204,7 +204,7 @@ def test_open_source_dispatch(tmp_path: Path, bikes_clip: Path) -> None:
         open_source(tmp_path / "nothing.y4m")
     gnvc = tmp_path / "clip.gnvc"
     gnvc.write_bytes(b"GNVC")
-    with pytest.raises(SourceError, match="cannot open .*clip.gnvc as video"):
+    with pytest.raises(SourceError, match=r"cannot open .*clip\.gnvc as video"):
         open_source(gnvc)  # not the bridge's to read: vsgnvc.api.open_input opens .gnvc (and .vpy)
 
 

@@ -33,7 +33,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from vsgnvc.bitstream import GNVCFormatError, GnvcReader, GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
 from tests.support.fuzz_bitstream import (
     BUG_OUTCOMES,
     MUTATORS,
@@ -46,6 +45,7 @@ from tests.support.fuzz_bitstream import (
     deadline,
     map_file,
 )
+from vsgnvc.bitstream import GNVCFormatError, GnvcReader, GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
 
 logger = logging.getLogger(__name__)
 

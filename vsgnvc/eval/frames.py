@@ -30,7 +30,6 @@ import numpy as np
 
 from ffmpeg_bridge.video import ColorRange, Frame, PixelFormat, VideoInfo
 from ffmpeg_bridge.y4m import read_y4m, write_y4m
-
 from vsgnvc.codec.atomic import atomic_output
 
 logger = logging.getLogger(__name__)
@@ -76,9 +75,8 @@ def check_yuv420(frames: Sequence[Frame], what: str = "yuv") -> Sequence[Frame]:
         if _luma_shape(frame, what, index) != (h, w):
             raise ValueError(f"{what}: frame {index} is {y.shape[1]}x{y.shape[0]}, frame 0 is {w}x{h}")
         if u.shape != (h // 2, w // 2) or v.shape != (h // 2, w // 2):
-            raise ValueError(
-                f"{what}: frame {index}: chroma planes must be [{h // 2}, {w // 2}], got {list(u.shape)}, {list(v.shape)}"
-            )
+            got = f"{list(u.shape)}, {list(v.shape)}"
+            raise ValueError(f"{what}: frame {index}: chroma planes must be [{h // 2}, {w // 2}], got {got}")
     return frames
 
 
