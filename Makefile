@@ -11,9 +11,9 @@ setup:
 demo: setup
 	$(BIN)/gnvc demo --out out/demo
 
-# The CI suite (slow tests are measured in benchmarks/ instead).
+# The CI suite: the import contracts of pyproject.toml, then the tests (slow ones are measured in benchmarks/ instead).
 test: setup
-	$(BIN)/python -m pytest -m "not slow and not gpu" -q
+	$(BIN)/lint-imports --no-logo --no-cache && $(BIN)/python -m pytest -m "not slow and not gpu" -q
 
 test-all: setup
 	$(BIN)/python -m pytest -q

@@ -220,7 +220,7 @@ def run(cfg: BenchConfig) -> dict:
                     raise RuntimeError(f"{enc}: match_bitrate returned an undecoded result")
                 dec = res.load_decoded()
                 dec_rgb = yuv420_to_rgb(dec)
-                p = psnr_yuv(clip.yuv, dec)
+                p = psnr_yuv(clip.frames, dec)
                 rows.append(
                     {
                         "clip": clip_name,

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 logger = logging.getLogger("bench_gui")
@@ -38,7 +40,7 @@ def bikes_clip() -> Path:
 
 def make_tiny_model(folder: Path) -> Path:
     """The test fixture's tiny real model, for machines without the default."""
-    from vsgnvc.models.tiny import save_tiny_model
+    from tests.support.tiny_model import save_tiny_model
 
     return save_tiny_model(folder)
 
@@ -96,7 +98,7 @@ class Driver:
 
 
 def encode(source: Path, out: Path, model_dir: Path, size: str, frames: int) -> Path:
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.models.bundle import GnvcModel
 
     model = GnvcModel.from_pretrained(model_dir)

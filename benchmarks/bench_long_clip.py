@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
+
 logger = logging.getLogger("bench_long_clip")
 
 RATIO_LIMIT = 1.10
@@ -120,7 +122,7 @@ def concurrency_check(work: Path, model_dir: Path, frames: int, env: dict[str, s
     import numpy as np
     import vapoursynth as vs
 
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.models.bundle import GnvcModel
     from vsgnvc.vs import decode
 
@@ -171,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gnvc-long-") as tmp:
         work = Path(tmp)
         if args.model == "tiny":
-            from vsgnvc.models.tiny import save_tiny_model
+            from tests.support.tiny_model import save_tiny_model
 
             model_dir = save_tiny_model(work / "tiny")
         elif args.model == "default":

@@ -35,6 +35,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
+
 logger = logging.getLogger("bench_vs")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +60,7 @@ OUTPUT_LINE = re.compile(r"Output (\d+) frames in ([\d.]+) seconds")
 
 def tiny_model(folder: Path) -> Path:
     """The test fixture's tiny model (random weights, refiner, GOP 9)."""
-    from vsgnvc.models.tiny import save_tiny_model
+    from tests.support.tiny_model import save_tiny_model
 
     return save_tiny_model(folder)
 

@@ -5,7 +5,7 @@ Usage::
     python benchmarks/fuzz_bitstream.py                       # synthetic files
     python benchmarks/fuzz_bitstream.py a.gnvc b.gnvc --cases 20000 --json fuzz.json
 
-Every case mutates one input (see ``vsgnvc.bitstream.fuzz``) and reads the result completely. A clean
+Every case mutates one input (see ``tests.support.fuzz_bitstream``) and reads the result completely. A clean
 read or ``GNVCFormatError`` is fine; any other exception or a case slower than ``--time-limit``
 is a reader bug, saved under ``--save-bugs`` and reflected in the exit status. The report goes
 to stderr (and to ``--json``); stdout stays empty.
@@ -24,7 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vsgnvc.bitstream import GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
-from vsgnvc.bitstream.fuzz import run_fuzz, synthetic_files, write_synthetic
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
+from tests.support.fuzz_bitstream import run_fuzz, synthetic_files, write_synthetic
 
 logger = logging.getLogger("fuzz_bitstream")
 

@@ -7,8 +7,8 @@ Usage::
 
 The inputs are real files encoded with a real (tiny, random-weight) model from a real clip: two at 64x48
 and one at 48x32, at three rates and two GOP sizes. Every case mutates one of them (container damage from
-``vsgnvc.bitstream.fuzz`` plus codec-level damage that keeps the container valid, see
-``vsgnvc.codec.fuzz``) and decodes it completely (refinement as the header says) in a worker process.
+``tests.support.fuzz_bitstream`` plus codec-level damage that keeps the container valid, see
+``tests.support.fuzz_codec``) and decodes it completely (refinement as the header says) in a worker process.
 A clean decode or ``GNVCFormatError`` is fine; any other exception, a crash of the worker or a case
 slower than ``--time-limit`` is a bug, saved under ``--save-bugs`` and reflected in the exit status.
 The report goes to stderr (and to ``--json``); stdout stays empty.
@@ -26,7 +26,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from vsgnvc.codec.fuzz import ALL_KINDS, WorkerConfig, encode_inputs, run_codec_fuzz
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
+from tests.support.fuzz_codec import ALL_KINDS, WorkerConfig, encode_inputs, run_codec_fuzz
 
 logger = logging.getLogger("fuzz_gnvc")
 
@@ -42,8 +43,8 @@ def default_inputs(work: Path) -> tuple[Path, list[Path]]:
     """The tiny model and three files encoded with it from 13 frames of bikes.mp4 at 64x48."""
     import imageio_ffmpeg
 
+    from tests.support.tiny_model import save_tiny_model
     from vsgnvc.models.bundle import GnvcModel
-    from vsgnvc.models.tiny import save_tiny_model
 
     model_dir = save_tiny_model(work / "tiny")
     clip = work / "bikes_64x48.y4m"

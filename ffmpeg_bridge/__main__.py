@@ -1,7 +1,8 @@
 """``python -m ffmpeg_bridge INPUT [--audio-from FILE] -- FFMPEG_OUTPUT_ARGS...``
 
-Feeds INPUT (a Y4M file, ``-`` for Y4M on stdin, or any video file) to ffmpeg with the
-given output arguments, e.g.::
+Feeds INPUT (a Y4M file, ``-`` for Y4M on stdin, any video file, or a file type an installed
+package registers as a source: vsgnvc adds ``.gnvc`` and ``.vpy``) to ffmpeg with the given
+output arguments, e.g.::
 
     python -m ffmpeg_bridge clip.y4m -- -c:v libx264 -crf 18 out.mkv
     vspipe -c y4m script.vpy - | python -m ffmpeg_bridge - --audio-from src.mkv -- -c:v libx265 out.mkv
@@ -15,13 +16,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from .errors import BridgeError, FfmpegError
+from .errors import BridgeError, FfmpegError, SourceError
 from .locate import locate_ffmpeg
 from .sink import FfmpegSink
 from .sources import open_source
+from .video import Frame, VideoInfo
 from .y4m import Y4MError
 
 logger = logging.getLogger("ffmpeg_bridge")
@@ -30,6 +33,13 @@ PROG = "python -m ffmpeg_bridge"
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+SOURCE_ENTRY_POINTS = "ffmpeg_bridge.sources"
+"""Entry-point group for inputs the bridge does not read itself: the name is a file suffix without its dot, the
+value ``opener(path, max_frames) -> (VideoInfo, frames)``. Packages above the bridge register here (vsgnvc:
+``gnvc`` and ``vpy``), so the bridge runs their code without importing them."""
+
+Opener = Callable[[Path, int | None], tuple[VideoInfo, Iterator[Frame]]]
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -37,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         usage=f"{PROG} INPUT [--audio-from FILE] [-v] -- FFMPEG_OUTPUT_ARGS...\n       {PROG} --version",
         description="Pipe a Y4M stream or a video file into ffmpeg as Y4M, with colour tags and optional audio.",
     )
-    parser.add_argument("input", nargs="?", help="Y4M file, '-' for Y4M on stdin, or any video file")
+    parser.add_argument("input", nargs="?", help="Y4M file, '-' for Y4M on stdin, any video file, .gnvc or .vpy")
     parser.add_argument("--audio-from", type=Path, metavar="FILE", help="copy the audio of FILE into the output")
     parser.add_argument("--max-frames", type=int, metavar="N", help="send at most N frames")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the bridge's own steps on stderr")
@@ -81,12 +91,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(source: str, ffmpeg_args: list[str], audio_from: Path | None, max_frames: int | None) -> int:
-    info, frames = open_source(source, max_frames=max_frames)
+    info, frames = _open(source, max_frames)
     logger.info("input: %dx%d %s @ %s fps", info.width, info.height, info.pix_fmt.value, info.fps)
     with FfmpegSink(info, ffmpeg_args, audio_from=audio_from, echo_stderr=sys.stderr.buffer) as sink:
         sink.write_all(frames)
     logger.info("sent %d frames%s", sink.frames_written, " (ffmpeg stopped early)" if sink.stopped_early else "")
     return sink.returncode or 0
+
+
+def _open(source: str, max_frames: int | None) -> tuple[VideoInfo, Iterator[Frame]]:
+    """A registered source's opener for the input's suffix, else the bridge's own :func:`open_source`."""
+    opener = _registered_opener(source)
+    if opener is None:
+        return open_source(source, max_frames=max_frames)
+    try:
+        return opener(Path(source), max_frames)
+    except (BridgeError, OSError, ValueError):
+        raise
+    except Exception as exc:  # the registering package's own error types (e.g. vapoursynth.Error): one line too
+        raise SourceError(str(exc)) from exc
+
+
+def _registered_opener(source: str) -> Opener | None:
+    suffix = Path(source).suffix.lower().removeprefix(".") if source != "-" else ""
+    if not suffix:
+        return None
+    found = entry_points(group=SOURCE_ENTRY_POINTS, name=suffix)
+    if not found:
+        return None
+    entry = next(iter(found))
+    try:
+        return entry.load()
+    except Exception as exc:
+        raise SourceError(f"the {entry.value} source registered for .{suffix} files cannot be loaded: {exc}") from exc
 
 
 def _usage_error(message: str) -> int:

@@ -3,7 +3,9 @@
 - :func:`open_video`: any file PyAV (ffmpeg's libraries) can decode;
 - :func:`from_vs_node`: a VapourSynth clip (vapoursynth is imported only here);
 - :func:`open_y4m`: a Y4M file or stream;
-- :func:`open_source`: picks one of the above for a CLI argument (the hook for ``.gnvc``).
+- :func:`open_source`: picks one of the above for a CLI argument.
+
+``.gnvc`` bitstreams and ``.vpy`` scripts are not the bridge's: ``vsgnvc.api.open_input`` opens every input.
 
 Each opener does its checks and reads the first frame's metadata before returning, so
 a bad input fails at the call, not halfway through a pipe.
@@ -349,11 +351,7 @@ def _with_count(info: VideoInfo, num_frames: int) -> VideoInfo:
 
 
 def open_source(path: Path | str, max_frames: int | None = None) -> tuple[VideoInfo, Iterator[Frame]]:
-    """Open a CLI input: ``-`` (Y4M on stdin), a Y4M file, or any video file.
-
-    This is the dispatch point for new input kinds. ``.gnvc`` bitstreams are decoded by
-    the ``vsgnvc`` package, imported only when such a file is opened, so the bridge works
-    without torch for every other input.
+    """Open a CLI input: ``-`` (Y4M on stdin), a Y4M file (recognised by its content), or any video file.
 
     :raises SourceError: when the input does not exist or cannot be read as video.
     """
@@ -362,25 +360,9 @@ def open_source(path: Path | str, max_frames: int | None = None) -> tuple[VideoI
     path = Path(path)
     if not path.exists():
         raise SourceError(f"input file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix in (".gnvc", ".vpy"):
-        if suffix == ".gnvc":
-            from vsgnvc.codec.api import open_gnvc as opener
-        else:
-            from vsgnvc.vs.script import open_vpy as opener
-        return _limit(*opener(path), max_frames)
     if _starts_with_y4m_magic(path):
         return open_y4m(path, max_frames)
     return open_video(path, max_frames)
-
-
-def _limit(info: VideoInfo, frames: Iterator[Frame], max_frames: int | None) -> tuple[VideoInfo, Iterator[Frame]]:
-    """At most ``max_frames`` of a source, with the count in ``info`` adjusted to match."""
-    if max_frames is None:
-        return info, frames
-    import itertools
-
-    return _with_count(info, min(max_frames, info.num_frames or max_frames)), itertools.islice(frames, max_frames)
 
 
 def _starts_with_y4m_magic(path: Path) -> bool:

@@ -84,7 +84,7 @@ def _grab(widget: QWidget, path: Path) -> None:
 
 
 def take(out_dir: Path, model_dir: Path | None, clip: Path, work: Path) -> list[Path]:
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
 
     from .session import load_model
 
@@ -156,7 +156,7 @@ def take(out_dir: Path, model_dir: Path | None, clip: Path, work: Path) -> list[
 def _write_source(clip: Path, out: Path) -> None:
     """The encoder's input after its resize, so the source tab compares like with like."""
     from ffmpeg_bridge import write_y4m
-    from vsgnvc.codec.api import open_input
+    from vsgnvc.api import open_input
 
     info, frames = open_input(clip, 27, "320x136")
     with out.open("wb") as f:

@@ -40,7 +40,7 @@ def ffmpeg_exe() -> str:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny, real (saved + reloaded, CDF tables built) model folder with 4 rate points, GOP 9."""
-    from vsgnvc.models.tiny import save_tiny_model
+    from tests.support.tiny_model import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny")
 
@@ -48,7 +48,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_frame_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Like ``tiny_model_dir`` on a narrow per-frame autoencoder (TAEF2 layout, temporal factor 1), GOP 6."""
-    from vsgnvc.models.tiny import save_tiny_model
+    from tests.support.tiny_model import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("models") / "tiny_frame", autoencoder="frame", gop_size=6)
 

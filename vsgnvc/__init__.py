@@ -2,10 +2,12 @@
 
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # VapourSynth filters, imported on first use so `import vsgnvc` loads neither vapoursynth nor torch.
 _VS_EXPORTS = ("decode", "encode", "enhance", "encode_clip")
+
+__all__ = ["__version__", *_VS_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:

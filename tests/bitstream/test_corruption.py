@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fuzz_bitstream import FileMap, fix_crcs, map_file, read_everything
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader, GnvcWriter, GopRecord, RefineSettings, SequenceHeader
-from vsgnvc.bitstream.fuzz import FileMap, fix_crcs, map_file, read_everything
 from vsgnvc.bitstream.layout import CHUNK_AT, CHUNK_HEADER, INDEX_HEADER, TRAILER_AT
 
 

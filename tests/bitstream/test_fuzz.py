@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vsgnvc.bitstream.fuzz import DETERMINISTIC_REJECTS, MUTATORS, Outcome, run_fuzz, synthetic_files
+from tests.support.fuzz_bitstream import DETERMINISTIC_REJECTS, MUTATORS, Outcome, run_fuzz, synthetic_files
 
 CASES = 500
 TIME_LIMIT_S = 1.0

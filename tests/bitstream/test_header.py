@@ -9,8 +9,8 @@ import random
 import numpy as np
 import pytest
 
+from tests.support.fuzz_bitstream import synthetic_header
 from vsgnvc.bitstream import GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
-from vsgnvc.bitstream.fuzz import synthetic_header
 from vsgnvc.bitstream.header import MAX_HEADER_PAYLOAD, decode_header, encode_header
 
 BASE = {

@@ -1,6 +1,6 @@
 """The shipped default model loads from the package and round-trips a real clip."""
 
-from vsgnvc.codec.api import encode_file
+from vsgnvc.api import encode_file
 from vsgnvc.codec.decoder import Decoder
 from vsgnvc.codec.encoder import EncodeSettings
 from vsgnvc.models.bundle import GnvcModel, default_model_path

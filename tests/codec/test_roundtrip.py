@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ffmpeg_bridge import open_source, read_y4m
+from vsgnvc.api import encode_file
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader
-from vsgnvc.codec.api import encode_file
 from vsgnvc.codec.decoder import Decoder, ModelMismatchError
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
 

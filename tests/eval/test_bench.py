@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from vsgnvc.cli.main import main
-from vsgnvc.eval.bench import SCHEMA_VERSION, sizes_for
+from vsgnvc.eval.bench import sizes_for
 from vsgnvc.eval.clips import DEFAULT_BENCHMARK_CLIPS
 from vsgnvc.eval.codec_run import CodecJob, run_codec
 from vsgnvc.eval.report import write_report
+from vsgnvc.eval.results import SCHEMA_VERSION
 from vsgnvc.eval.usage import RSS_RESET, measure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

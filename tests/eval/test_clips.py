@@ -16,26 +16,27 @@ from vsgnvc.eval import (
     benchmark_clip_path,
     load_benchmark_clip,
     load_clip,
-    read_y4m,
+    load_y4m,
 )
+from vsgnvc.eval.frames import planes
 
 
 def test_load_clip_scales_and_keeps_the_first_frames(bikes_clip: Path, tiny_clip: Clip) -> None:
     assert (tiny_clip.num_frames, tiny_clip.height, tiny_clip.width) == (11, 48, 96)
     assert tiny_clip.fps == Fraction(25)
-    y, u, v = tiny_clip.yuv
+    y, u, v = planes(tiny_clip.frames)
     assert y.dtype == np.uint8 and u.shape == (11, 24, 48) and v.shape == (11, 24, 48)
     assert y.min() >= 16 and y.max() <= 235 + 10  # limited range (small overshoot from the area filter)
     assert y.std() > 10  # real content, not a blank frame
     first = load_clip(bikes_clip, size=(96, 48), num_frames=1)
-    assert np.array_equal(first.yuv[0][0], y[0])
+    assert np.array_equal(first.frames[0][0], y[0])
 
 
 def test_crop_keeps_aspect_and_stretch_does_not(bikes_clip: Path) -> None:
     crop = load_clip(bikes_clip, size=(64, 64), num_frames=1, fit="crop")
     stretch = load_clip(bikes_clip, size=(64, 64), num_frames=1, fit="stretch")
-    assert crop.yuv[0].shape == stretch.yuv[0].shape == (1, 64, 64)
-    assert not np.array_equal(crop.yuv[0], stretch.yuv[0])
+    assert crop.frames[0][0].shape == stretch.frames[0][0].shape == (64, 64)
+    assert not np.array_equal(crop.frames[0][0], stretch.frames[0][0])
 
 
 def test_full_range_source_is_converted_to_limited(shared_media: Path) -> None:
@@ -43,15 +44,16 @@ def test_full_range_source_is_converted_to_limited(shared_media: Path) -> None:
     with av.open(str(path)) as c:
         assert c.streams.video[0].codec_context.pix_fmt == "yuvj420p"
     clip = load_clip(path, size=(64, 48), num_frames=2)
-    assert clip.yuv[0].max() <= 240 and clip.yuv[0].min() >= 14
+    y = planes(clip.frames)[0]
+    assert y.max() <= 240 and y.min() >= 14
 
 
 def test_to_y4m_is_lossless(tiny_clip: Clip) -> None:
     path = tiny_clip.to_y4m()
     try:
-        yuv, fps = read_y4m(path)
-        assert fps == tiny_clip.fps
-        assert all(np.array_equal(a, b) for a, b in zip(yuv, tiny_clip.yuv, strict=True))
+        info, frames = load_y4m(path)
+        assert (info.fps, info.num_frames) == (tiny_clip.fps, 11)
+        assert all(np.array_equal(a, b) for a, b in zip(planes(frames), planes(tiny_clip.frames), strict=True))
     finally:
         path.unlink()
 

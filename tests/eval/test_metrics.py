@@ -31,19 +31,19 @@ def _noisy(a: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
 def test_psnr_identical_is_inf_and_noise_lowers_it(tiny_clip: Clip) -> None:
     rgb = tiny_clip.rgb()
     assert psnr_rgb(rgb, rgb) == math.inf
-    assert psnr_yuv(tiny_clip.yuv, tiny_clip.yuv).yuv == math.inf
+    assert psnr_yuv(tiny_clip.frames, tiny_clip.frames).yuv == math.inf
     mild, strong = psnr_rgb(rgb, _noisy(rgb, 2)), psnr_rgb(rgb, _noisy(rgb, 8))
     assert 30 < strong < mild < 50
 
 
 def test_psnr_known_values_and_611_weighting() -> None:
-    y = np.full((2, 8, 8), 100, np.uint8)
-    c = np.full((2, 4, 4), 120, np.uint8)
-    score = psnr_yuv((y, c, c), (y + 1, c + 2, c))
+    y = np.full((8, 8), 100, np.uint8)
+    c = np.full((4, 4), 120, np.uint8)
+    score = psnr_yuv([(y, c, c)] * 2, [(y + 1, c + 2, c)] * 2)
     assert score.y == pytest.approx(PSNR_MSE1)
     assert score.u == pytest.approx(PSNR_MSE1 - 10 * math.log10(4))
     assert score.v == math.inf
-    finite = psnr_yuv((y, c, c), (y + 1, c + 2, c + 2))
+    finite = psnr_yuv([(y, c, c)] * 2, [(y + 1, c + 2, c + 2)] * 2)
     assert finite.yuv == pytest.approx((6 * finite.y + finite.u + finite.v) / 8)
     rgb = np.full((1, 4, 4, 3), 50, np.uint8)
     assert psnr_rgb(rgb, rgb + 1) == pytest.approx(PSNR_MSE1)
@@ -85,9 +85,9 @@ def test_ms_ssim_small_frames_need_an_explicit_window(tiny_clip: Clip) -> None:
 
 def test_vmaf_self_is_high_and_blur_lowers_it(bikes_clip: Path) -> None:
     clip = load_clip(bikes_clip, size=(160, 90), num_frames=6)
-    blurred = tuple(np.stack([cv2.GaussianBlur(f, (5, 5), 1.5) for f in p]) for p in clip.yuv)
-    same = vmaf(clip.yuv, clip.yuv)
-    blur = vmaf(clip.yuv, blurred)  # type: ignore[arg-type]
+    blurred = [tuple(cv2.GaussianBlur(p, (5, 5), 1.5) for p in frame) for frame in clip.frames]
+    same = vmaf(clip.frames, clip.frames)
+    blur = vmaf(clip.frames, blurred)
     assert len(same.per_frame) == 6
     assert same.mean > 90
     assert blur.mean < same.mean - 10
@@ -95,9 +95,8 @@ def test_vmaf_self_is_high_and_blur_lowers_it(bikes_clip: Path) -> None:
 
 
 def test_vmaf_checks_sizes_and_frame_counts(tiny_clip: Clip, tmp_path: Path) -> None:
-    short = tuple(p[:-1] for p in tiny_clip.yuv)
     with pytest.raises(ValueError, match="frame counts differ"):
-        vmaf(tiny_clip.yuv, short)  # type: ignore[arg-type]
+        vmaf(tiny_clip.frames, tiny_clip.frames[:-1])
     other = load_clip(tiny_clip.source, size=(64, 48), num_frames=11)
     with pytest.raises(ValueError, match="sizes differ"):
         vmaf(tiny_clip.to_y4m(tmp_path / "a.y4m"), other.to_y4m(tmp_path / "b.y4m"))

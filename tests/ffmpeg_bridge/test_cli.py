@@ -146,6 +146,28 @@ def test_bridge_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], std
     assert [p.name for p in tmp_path.iterdir() if ".partial-" in p.name] == []
 
 
+def test_registered_sources_read_vpy_and_gnvc(tmp_path: Path, read_back) -> None:
+    # vsgnvc registers .vpy and .gnvc (entry points ffmpeg_bridge.sources); the bridge imports nothing of it.
+    script = tmp_path / "grey.vpy"
+    script.write_text(
+        "import vapoursynth as vs\n"
+        "vs.core.std.BlankClip(width=64, height=48, format=vs.YUV420P8, length=5, color=[90, 128, 128]).set_output()\n"
+    )
+    proc = _cli(str(script), "--max-frames", "3", "--", "-c:v", "ffv1", str(tmp_path / "out.mkv"))
+    assert proc.returncode == 0, proc.stderr.decode()
+    frames = read_back(tmp_path / "out.mkv").frames
+    assert len(frames) == 3 and frames[0][0].shape == (48, 64) and (frames[0][0] == 90).all()
+    empty = tmp_path / "empty.vpy"
+    empty.write_text("import vapoursynth as vs\n")
+    junk = tmp_path / "junk.gnvc"
+    junk.write_bytes(b"GNVC junk")
+    for bad, message in ((empty, "empty.vpy sets no output 0"), (junk, "junk.gnvc")):
+        proc = _cli(str(bad), "--", "-c:v", "ffv1", str(tmp_path / "bad.mkv"))
+        err = proc.stderr.decode()
+        assert proc.returncode == 2 and message in err and "Traceback" not in err, err
+        assert not (tmp_path / "bad.mkv").exists()
+
+
 def test_version(ffmpeg_exe: str) -> None:
     proc = _cli("--version")
     assert proc.returncode == 0

@@ -10,7 +10,7 @@ import pytest
 from ffmpeg_bridge import open_source, write_y4m
 from gui.stream_stats import StreamStats
 from gui.timeline import TimelineMarks
-from vsgnvc.codec.api import encode_file
+from vsgnvc.api import encode_file
 from vsgnvc.codec.decoder import Decoder
 
 

@@ -38,7 +38,7 @@ def clip_factory(ffmpeg_exe: str, bikes_clip: Path, tmp_path_factory: pytest.Tem
 @pytest.fixture(scope="session")
 def fuzz_inputs(tiny_model, clip_factory, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Three real .gnvc files (64x48 and 48x32, several rates and GOP sizes) from the tiny model."""
-    from vsgnvc.codec.fuzz import encode_inputs
+    from tests.support.fuzz_codec import encode_inputs
 
     return encode_inputs(tiny_model, clip_factory(13, "64x48"), tmp_path_factory.mktemp("fuzz_inputs"))
 

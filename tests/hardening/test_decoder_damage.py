@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.support.fuzz_bitstream import assemble
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader, PixelFormatCode
-from vsgnvc.bitstream.fuzz import assemble
 from vsgnvc.codec.decoder import Decoder
 from vsgnvc.codec.gop_codec import padded_strings
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vsgnvc.bitstream.fuzz import Outcome
-from vsgnvc.codec.fuzz import ALL_KINDS, CODEC_MUTATORS, WorkerConfig, run_codec_fuzz
+from tests.support.fuzz_bitstream import Outcome
+from tests.support.fuzz_codec import ALL_KINDS, CODEC_MUTATORS, WorkerConfig, run_codec_fuzz
 
 CASES = 500
 TIME_LIMIT_S = 10.0  # per case; a case takes ~0.1 s on one thread, the CI machine is loaded

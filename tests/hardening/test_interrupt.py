@@ -55,7 +55,7 @@ def long_clip(clip_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def long_gnvc(long_clip: Path, tiny_model, tmp_path_factory, one_thread) -> Path:
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
 
     out = tmp_path_factory.mktemp("long") / "long.gnvc"
     with one_thread():

@@ -53,7 +53,7 @@ def check_concurrent_equals_sequential(path: Path, model_dir: Path, seed: int) -
 
 @pytest.fixture(scope="module")
 def encoded_clip(clip_factory, tiny_model, one_thread, tmp_path_factory):
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
 
     folder = tmp_path_factory.mktemp("concurrency")
 

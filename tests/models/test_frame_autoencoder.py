@@ -14,7 +14,7 @@ import torch
 from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint, load_autoencoder
 from vsgnvc.models.frame_autoencoder import FrameAutoencoder, load_taesd_checkpoints
 from vsgnvc.models.io import WeightsError
-from vsgnvc.models.tiny import save_tiny_model
+from tests.support.tiny_model import save_tiny_model
 from vsgnvc.models.vae import SMALL_VAE_CONFIG, VideoVAE
 
 TAEF2 = Path(__file__).resolve().parents[2].parent / "shared" / "models" / "taef2"

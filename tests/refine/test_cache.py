@@ -14,6 +14,7 @@ from vsgnvc.refine.refiner import Refiner
 from vsgnvc.refine.windows import plan_windows
 
 FRAMES, WINDOW, OVERLAP, CUTS, SEED = 13, 4, 1, (6,), 2024
+PLAN = plan_windows(FRAMES, WINDOW, OVERLAP, CUTS)
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def setup(refiner: Refiner, smooth) -> tuple[Refiner, torch.Tensor, torch.Tensor
 
 def test_random_order_equals_sequential(setup) -> None:
     refiner, x_c, ctx, seq = setup
-    cache = refiner.windowed(x_c, ctx, window=WINDOW, overlap=OVERLAP, cuts=CUTS, seed=SEED, cache_size=16)
+    cache = WindowedRefiner.from_tensors(refiner, x_c, ctx, plan=PLAN, seed=SEED, cache_size=16)
     order = random.Random(1).sample(range(FRAMES), FRAMES)
     for i in order:
         assert torch.equal(cache.frame(i), seq[:, :, i]), f"frame {i}"
@@ -35,7 +36,7 @@ def test_random_order_equals_sequential(setup) -> None:
 
 def test_small_cache_recomputes_identically(setup) -> None:
     refiner, x_c, ctx, seq = setup
-    cache = refiner.windowed(x_c, ctx, window=WINDOW, overlap=OVERLAP, cuts=CUTS, seed=SEED, cache_size=2)
+    cache = WindowedRefiner.from_tensors(refiner, x_c, ctx, plan=PLAN, seed=SEED, cache_size=2)
     order = [12, 0, 7, 3, 12, 1, 9, 5, 0, 11]
     for i in order:
         assert torch.equal(cache.frame(i), seq[:, :, i])
@@ -44,7 +45,7 @@ def test_small_cache_recomputes_identically(setup) -> None:
 
 def test_threads_compute_each_window_once(setup) -> None:
     refiner, x_c, ctx, seq = setup
-    plan = plan_windows(FRAMES, WINDOW, OVERLAP, CUTS)
+    plan = PLAN
     calls: list[tuple[int, int]] = []
     lock = threading.Lock()
 
@@ -65,12 +66,12 @@ def test_threads_compute_each_window_once(setup) -> None:
 
 def test_bad_requests(setup) -> None:
     refiner, x_c, ctx, _ = setup
-    cache = refiner.windowed(x_c, ctx, window=WINDOW, overlap=OVERLAP, seed=SEED)
+    cache = WindowedRefiner.from_tensors(refiner, x_c, ctx, plan=plan_windows(FRAMES, WINDOW, OVERLAP), seed=SEED)
     with pytest.raises(IndexError):
         cache.frame(FRAMES)
     with pytest.raises(IndexError):
         cache.frames(3, 2)
     with pytest.raises(ValueError, match="cache_size"):
-        refiner.windowed(x_c, ctx, window=WINDOW, overlap=OVERLAP, seed=SEED, cache_size=1)
+        WindowedRefiner.from_tensors(refiner, x_c, ctx, plan=PLAN, seed=SEED, cache_size=1)
     with pytest.raises(ValueError, match="plan covers"):
         WindowedRefiner.from_tensors(refiner, x_c, ctx, plan=plan_windows(FRAMES + 1, 4, 1), seed=SEED)

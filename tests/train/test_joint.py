@@ -7,11 +7,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from vsgnvc.eval.perceptual import lpips_missing
 from vsgnvc.train.config import StageConfig, TrainConfig
 from vsgnvc.train.data import VideoCrops, decode_rgb, fixed_batch
 from vsgnvc.train.joint import joint_plan
 from vsgnvc.train.loop import run_stage
-from vsgnvc.train.perceptual import LpipsLoss, load_lpips, lpips_missing, msssim_per_sample, msssim_window
+from vsgnvc.train.perceptual import LpipsLoss, load_lpips, msssim_per_sample, msssim_window
 from vsgnvc.train.run import build_model
 
 REPO = Path(__file__).resolve().parents[2]

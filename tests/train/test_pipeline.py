@@ -99,7 +99,7 @@ def test_tiny_run_exports_a_model_that_round_trips(tmp_path, small_clip_y4m, sha
     model = GnvcModel.from_pretrained(tmp_path / "model")
     assert model.refiner is not None and model.codec.is_updated
 
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.codec.decoder import Decoder
 
     r = encode_file(small_clip_y4m, tmp_path / "x.gnvc", model, device="cpu", progress=False)

@@ -118,7 +118,7 @@ def _color_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from ..codec.api import encode_file
+    from ..api import encode_file
     from ..codec.encoder import EncodeSettings
 
     if args.frames is not None and args.frames < 1:
@@ -144,7 +144,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from ..codec.api import open_gnvc
+    from ..api import open_gnvc
 
     _check_output(args)
     if args.strength is not None and not 0.0 < args.strength < 1.0:
@@ -155,7 +155,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    from ..codec.api import open_enhanced
+    from ..api import open_enhanced
 
     _check_output(args)
     info, frames = open_enhanced(
@@ -271,7 +271,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from ffmpeg_bridge import locate_ffmpeg
 
-    from .. import __version__
+    from .._version import __version__
     from ..models.bundle import GnvcModel, default_model_path
 
     rows = [("vsgnvc", __version__), ("python", platform.python_version()), ("torch", torch.__version__)]

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ffmpeg_bridge.video import Frame, VideoInfo
 
-from .. import __version__
+from .._version import __version__
 from ..bitstream import GnvcWriter, GopRecord, RefineSettings, SequenceHeader
 from ..device import resolve_device
 from ..models.bundle import GnvcModel

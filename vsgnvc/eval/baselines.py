@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import os
@@ -24,13 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ffmpeg_bridge.video import Frame
+from ffmpeg_bridge.y4m import write_y4m
 from vsgnvc.eval._ffmpeg import has_encoder, probe_video, run_ffmpeg
 from vsgnvc.eval.clips import Clip
 from vsgnvc.eval.encoders import EncoderSpec, get_encoder
 from vsgnvc.eval.errors import EvalError
-from vsgnvc.eval.frames import Yuv420, to_8bit
+from vsgnvc.eval.frames import load_y4m, save_y4m, to_8bit
 from vsgnvc.eval.metrics import bits_per_pixel
-from vsgnvc.eval.y4m import read_y4m, write_y4m, y4m_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +75,11 @@ class EncodeResult:
     encode_cpu_seconds: float
     decoded: Path | None = None
 
-    def load_decoded(self) -> Yuv420:
-        """Decoded frames as ``(Y, U, V)``; raises if the result was never decoded."""
+    def load_decoded(self) -> list[Frame]:
+        """Decoded ``(Y, U, V)`` frames; raises if the result was never decoded."""
         if self.decoded is None:
             raise ValueError(f"{self.encoder} q={self.q}: this result has not been decoded")
-        return read_y4m(self.decoded)[0]
+        return load_y4m(self.decoded)[1]
 
 
 def _check_available(spec: EncoderSpec) -> None:
@@ -135,8 +137,8 @@ def encode(
     _check_available(spec)
     workdir = _workdir(workdir)
     source = _source(clip, workdir)
-    yuv, fps = read_y4m(source)
-    n, height, width = yuv[0].shape
+    info, frames = load_y4m(source)
+    n, height, width, fps = len(frames), info.height, info.width, info.fps
     out = workdir / f"{source.stem}-{_digest(source)}.{spec.name}.q{qstr}.g{gop}{spec.suffix}"
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     chunks: list[bytes] = []
@@ -144,20 +146,21 @@ def encode(
     seconds = 0.0
     cpu_seconds = 0.0
     for start in range(0, n, gop):
-        segment = tuple(p[start : start + gop] for p in yuv)
+        segment = frames[start : start + gop]
         args = ["-f", "yuv4mpegpipe", "-i", "pipe:0", "-map", "0:v:0", "-an", "-sn", "-dn"]
         args += spec.args(float(qstr), gop)
         args += ["-fps_mode", "passthrough", "-f", spec.muxer, "-y", str(tmp)]
         command = command or tuple(args)
-        stdin = y4m_bytes(segment, fps)  # type: ignore[arg-type]
+        stdin = io.BytesIO()
+        write_y4m(stdin, info, segment)
         usage0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-        run_ffmpeg(args, what=f"{spec.name} encode", stdin=stdin)
+        run_ffmpeg(args, what=f"{spec.name} encode", stdin=stdin.getvalue())
         seconds += time.perf_counter() - t0
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu_seconds += (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
         data = tmp.read_bytes()
         if not data:
-            raise EvalError(f"{spec.name} encode: empty bitstream for frames {start}-{start + len(segment[0]) - 1}")
+            raise EvalError(f"{spec.name} encode: empty bitstream for frames {start}-{start + len(segment) - 1}")
         chunks.append(data)
     tmp.write_bytes(b"".join(chunks))
     os.replace(tmp, out)
@@ -181,7 +184,7 @@ def encode(
     return decode_result(result) if decode else result
 
 
-def decode(bitstream: Path, *, width: int, height: int, frames: int) -> Yuv420:
+def decode(bitstream: Path, *, width: int, height: int, frames: int) -> list[Frame]:
     """Decode an elementary stream to 8-bit 4:2:0 frames and check size and frame count.
 
     10-bit streams are mapped to 8 bits with :func:`~vsgnvc.eval.frames.to_8bit`.
@@ -209,20 +212,21 @@ def decode(bitstream: Path, *, width: int, height: int, frames: int) -> Yuv420:
     if rest or got != frames:
         raise EvalError(f"decode: {bitstream.name} gave {len(proc.stdout) / frame_bytes:g} frames, expected {frames}")
     raw = np.frombuffer(proc.stdout, dtype).reshape(frames, luma + 2 * chroma)
-    planes = (
-        raw[:, :luma].reshape(frames, height, width),
-        raw[:, luma : luma + chroma].reshape(frames, height // 2, width // 2),
-        raw[:, luma + chroma :].reshape(frames, height // 2, width // 2),
-    )
-    if ten_bit:
-        return tuple(to_8bit(p) for p in planes)  # type: ignore[return-value]
-    return tuple(p.copy() for p in planes)  # type: ignore[return-value]
+    as_8bit = to_8bit if ten_bit else np.copy
+    return [
+        (
+            as_8bit(row[:luma].reshape(height, width)),
+            as_8bit(row[luma : luma + chroma].reshape(height // 2, width // 2)),
+            as_8bit(row[luma + chroma :].reshape(height // 2, width // 2)),
+        )
+        for row in raw
+    ]
 
 
 def decode_result(result: EncodeResult) -> EncodeResult:
     """Decode ``result``'s bitstream to ``<bitstream>.decoded.y4m`` and return the result with that path."""
-    yuv = decode(result.bitstream, width=result.width, height=result.height, frames=result.frames)
-    path = write_y4m(result.bitstream.with_name(result.bitstream.name + ".decoded.y4m"), yuv, result.fps)
+    frames = decode(result.bitstream, width=result.width, height=result.height, frames=result.frames)
+    path = save_y4m(result.bitstream.with_name(result.bitstream.name + ".decoded.y4m"), frames, result.fps)
     return replace(result, decoded=path)
 
 

@@ -36,14 +36,14 @@ from vsgnvc.eval.baselines import EncodeCache, match_bitrate
 from vsgnvc.eval.clips import DEFAULT_BENCHMARK_CLIPS, BenchmarkClip, Clip, benchmark_clip_path, load_clip
 from vsgnvc.eval.codec_run import CodecJob, CodecRun, RateRun, run_codec, run_codec_subprocess
 from vsgnvc.eval.encoders import ENCODERS
+from vsgnvc.eval.frames import load_y4m
 from vsgnvc.eval.perceptual import FrameMetric, load_perceptual
+from vsgnvc.eval.report import write_report
+from vsgnvc.eval.results import RESULTS_NAME, SCHEMA_VERSION, load_results
 from vsgnvc.eval.score import Reference
-from vsgnvc.eval.y4m import read_y4m
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-RESULTS_NAME = "results.json"
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((320, 180), (640, 360))
 DEFAULT_FRAMES = 97
 OURS = "gnvc"
@@ -182,7 +182,7 @@ def _utc() -> str:
 def _environment() -> dict[str, Any]:
     import torch
 
-    from vsgnvc import __version__
+    from vsgnvc._version import __version__
     from vsgnvc.eval._ffmpeg import ffmpeg_version
 
     cpu = platform.processor() or platform.machine()
@@ -240,7 +240,7 @@ def _ours_rows(base: dict[str, Any], run: RateRun, ref: Reference, keep: bool) -
     if run.refine is not None and run.refined is not None:
         variants.append((OURS_REFINED, run.refine, run.refined))
     for codec, usage, path in variants:
-        decoded, _ = read_y4m(path)
+        _, decoded = load_y4m(path)
         rows.append({
             **common, "codec": codec, **ref.score(decoded, path),
             "decode_fps": usage.fps, "decode_s": usage.seconds, "decode_cpu_s": usage.cpu_seconds,
@@ -296,7 +296,7 @@ def _load(spec: ClipSpec, size: tuple[int, int], frames: int, cfg: BenchConfig) 
         assert spec.path is not None
         path = spec.path
     clip = load_clip(path, size=size, num_frames=frames)
-    return Clip(spec.name, clip.yuv, clip.fps, clip.source), notes
+    return Clip(spec.name, clip.frames, clip.fps, clip.source), notes
 
 
 def _bench_clip(
@@ -405,8 +405,6 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
 
     Per-clip failures are recorded, not raised. ``KeyboardInterrupt`` stops the run and keeps the JSON so far.
     """
-    from vsgnvc.eval.report import write_report
-
     cfg.out.mkdir(parents=True, exist_ok=True)
     run = BenchRun(cfg)
     done = _resume(run) if cfg.resume and run.path.is_file() else set()
@@ -444,20 +442,3 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     run.save()
     write_report(cfg.out)
     return run.doc
-
-
-def load_results(run_dir: Path) -> dict[str, Any]:
-    """Read ``<run_dir>/results.json``.
-
-    :raises ValueError: missing, unreadable or not a benchmark result.
-    """
-    path = Path(run_dir) / RESULTS_NAME
-    if not path.is_file():
-        raise ValueError(f"no {RESULTS_NAME} in {run_dir}")
-    try:
-        doc = json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_VERSION or "points" not in doc:
-        raise ValueError(f"{path}: not a gnvc bench result (schema {SCHEMA_VERSION})")
-    return doc

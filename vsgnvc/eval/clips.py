@@ -1,7 +1,7 @@
 """Real test clips: load, downscale, hand to encoders as lossless y4m, and the default benchmark list.
 
-A loaded clip is limited-range 8-bit YUV 4:2:0 (:data:`~vsgnvc.eval.frames.Yuv420`), because that is what
-the traditional encoders code; RGB for RGB metrics is derived from it with
+A loaded clip is limited-range 8-bit YUV 4:2:0 frames (:func:`~vsgnvc.eval.frames.check_yuv420`), because that
+is what the traditional encoders code; RGB for RGB metrics is derived from it with
 :func:`~vsgnvc.eval.frames.yuv420_to_rgb`, identically for every codec under test.
 
 Scaling uses swscale's ``area`` filter (ffmpeg ``-vf scale=W:H:flags=area``) through PyAV's
@@ -21,8 +21,8 @@ from typing import Literal
 
 import numpy as np
 
-from vsgnvc.eval.frames import Matrix, Yuv420, check_yuv420, yuv420_to_rgb
-from vsgnvc.eval.y4m import write_y4m
+from ffmpeg_bridge.video import Frame, VideoInfo
+from vsgnvc.eval.frames import Matrix, check_yuv420, save_y4m, y4m_video_info, yuv420_to_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -40,34 +40,39 @@ class Clip:
     """A short real video held in memory as 8-bit limited-range YUV 4:2:0.
 
     :param name: short name (file stem).
-    :param yuv: ``(Y, U, V)`` planes, see :data:`~vsgnvc.eval.frames.Yuv420`.
+    :param frames: ``(Y, U, V)`` frames, see :func:`~vsgnvc.eval.frames.check_yuv420`.
     :param fps: frame rate of the source (or of the y4m it came from).
     :param source: file the frames were decoded from.
     """
 
     name: str
-    yuv: Yuv420
+    frames: tuple[Frame, ...]
     fps: Fraction
     source: Path
 
     def __post_init__(self) -> None:
-        check_yuv420(self.yuv, f"clip {self.name}")
+        object.__setattr__(self, "frames", tuple(check_yuv420(self.frames, f"clip {self.name}")))
 
     @property
     def num_frames(self) -> int:
-        return int(self.yuv[0].shape[0])
+        return len(self.frames)
 
     @property
     def height(self) -> int:
-        return int(self.yuv[0].shape[1])
+        return int(self.frames[0][0].shape[0])
 
     @property
     def width(self) -> int:
-        return int(self.yuv[0].shape[2])
+        return int(self.frames[0][0].shape[1])
+
+    @property
+    def info(self) -> VideoInfo:
+        """The frames' description (8-bit 4:2:0, limited range, the clip's rate and length)."""
+        return y4m_video_info(self.width, self.height, self.fps, self.num_frames)
 
     def rgb(self, matrix: Matrix = "bt709") -> np.ndarray:
         """Frames as RGB ``uint8`` ``[N, H, W, 3]`` (see :func:`~vsgnvc.eval.frames.yuv420_to_rgb`)."""
-        return yuv420_to_rgb(self.yuv, matrix)
+        return yuv420_to_rgb(self.frames, matrix)
 
     def to_y4m(self, path: Path | None = None) -> Path:
         """Write the clip losslessly as y4m.
@@ -80,7 +85,7 @@ class Clip:
             fd, name = tempfile.mkstemp(prefix=f"vsgnvc-{self.name}-", suffix=".y4m")
             os.close(fd)
             path = Path(name)
-        return write_y4m(Path(path), self.yuv, self.fps)
+        return save_y4m(Path(path), self.frames, self.fps)
 
 
 def _cover_size(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int, int]:
@@ -125,9 +130,7 @@ def load_clip(
     if fit not in ("crop", "stretch"):
         raise ValueError(f"load_clip: fit must be 'crop' or 'stretch', got {fit!r}")
 
-    ys: list[np.ndarray] = []
-    us: list[np.ndarray] = []
-    vs: list[np.ndarray] = []
+    frames: list[Frame] = []
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
@@ -152,16 +155,19 @@ def load_clip(
             small = frame.reformat(
                 width=scaled[0], height=scaled[1], format="yuv420p", interpolation="AREA", dst_color_range="MPEG"
             )
-            ys.append(_plane(small, 0)[y0 : y0 + out_h, x0 : x0 + out_w])
-            us.append(_plane(small, 1)[y0 // 2 : (y0 + out_h) // 2, x0 // 2 : (x0 + out_w) // 2])
-            vs.append(_plane(small, 2)[y0 // 2 : (y0 + out_h) // 2, x0 // 2 : (x0 + out_w) // 2])
-            if len(ys) == num_frames:
+            chroma = (slice(y0 // 2, (y0 + out_h) // 2), slice(x0 // 2, (x0 + out_w) // 2))
+            frames.append((
+                np.ascontiguousarray(_plane(small, 0)[y0 : y0 + out_h, x0 : x0 + out_w]),
+                np.ascontiguousarray(_plane(small, 1)[chroma]),
+                np.ascontiguousarray(_plane(small, 2)[chroma]),
+            ))  # fmt: skip
+            if len(frames) == num_frames:
                 break
-    if len(ys) < num_frames:
-        raise ValueError(f"load_clip: {path.name} has only {len(ys)} frames, {num_frames} requested")
-    logger.debug("loaded %s: %d frames %dx%d from %dx%d", path.name, len(ys), out_w, out_h, src_w, src_h)
+    if len(frames) < num_frames:
+        raise ValueError(f"load_clip: {path.name} has only {len(frames)} frames, {num_frames} requested")
+    logger.debug("loaded %s: %d frames %dx%d from %dx%d", path.name, len(frames), out_w, out_h, src_w, src_h)
     fps = Fraction(rate.numerator, rate.denominator)
-    return Clip(path.stem, (np.stack(ys), np.stack(us), np.stack(vs)), fps, path)
+    return Clip(path.stem, tuple(frames), fps, path)
 
 
 @dataclass(frozen=True)

@@ -180,14 +180,14 @@ class CodecRun:
         )
 
 
-def _frames_to_yuv(frames: list[Any]) -> tuple[Any, Any, Any]:
+def _checked_8bit(frames: list[Any]) -> list[Any]:
     import numpy as np
 
     if not frames:
         raise EvalError("decode: the decoder returned no frames")
     if frames[0][0].dtype != np.uint8:
         raise EvalError(f"decode: expected 8-bit output, got {frames[0][0].dtype}")
-    return tuple(np.stack([f[i] for f in frames]) for i in range(3))  # type: ignore[return-value]
+    return frames
 
 
 def run_codec(job: CodecJob) -> CodecRun:
@@ -195,11 +195,11 @@ def run_codec(job: CodecJob) -> CodecRun:
 
     :raises ValueError: a bad job (unknown rate, bad GOP, missing source).
     """
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.codec.decoder import Decoder
     from vsgnvc.codec.encoder import EncodeSettings
     from vsgnvc.device import resolve_device
-    from vsgnvc.eval.y4m import write_y4m, y4m_info
+    from vsgnvc.eval.frames import save_y4m, y4m_info
     from vsgnvc.models.bundle import GnvcModel, default_model_path
 
     info = y4m_info(job.source)
@@ -223,14 +223,14 @@ def run_codec(job: CodecJob) -> CodecRun:
     job.workdir.mkdir(parents=True, exist_ok=True)
     stem = job.source.stem
 
-    def decode(path: Path, refined: bool) -> tuple[Any, Any, Any]:
+    def decode(path: Path, refined: bool) -> list[Any]:
         with Decoder(path, model, device, refine=refined) as dec:
-            return _frames_to_yuv(list(dec.frames(refine=refined)))
+            return _checked_8bit(list(dec.frames(refine=refined)))
 
     if job.warmup:
         warm = job.workdir / f"{stem}.warmup.gnvc"
         settings = EncodeSettings(rate=rates[0], gop_size=settings_gop)
-        encode_file(job.source, warm, model, settings, max_frames=min(5, info.frames), device=str(device),
+        encode_file(job.source, warm, model, settings, max_frames=min(5, info.num_frames), device=str(device),
                     overwrite=True, progress=False)  # fmt: skip
         decode(warm, False)
         if refine:
@@ -240,16 +240,16 @@ def run_codec(job: CodecJob) -> CodecRun:
     runs: list[RateRun] = []
     for rate in rates:
         out = job.workdir / f"{stem}.r{rate}.gnvc"
-        logger.info("gnvc rate %d: encoding %d frames of %dx%d", rate, info.frames, info.width, info.height)
+        logger.info("gnvc rate %d: encoding %d frames of %dx%d", rate, info.num_frames, info.width, info.height)
         encode = functools.partial(
             encode_file, job.source, out, model, EncodeSettings(rate=rate, gop_size=settings_gop),
             device=str(device), overwrite=True, progress=False,
         )  # fmt: skip
-        result, enc = measure(encode, info.frames, device)
+        result, enc = measure(encode, info.num_frames, device)
         num_bytes = out.stat().st_size
-        bpp = 8.0 * num_bytes / (info.width * info.height * info.frames)
-        plain, dec = measure(functools.partial(decode, out, False), info.frames, device)
-        decoded = write_y4m(job.workdir / f"{stem}.r{rate}.decoded.y4m", plain, info.fps)
+        bpp = 8.0 * num_bytes / (info.width * info.height * info.num_frames)
+        plain, dec = measure(functools.partial(decode, out, False), info.num_frames, device)
+        decoded = save_y4m(job.workdir / f"{stem}.r{rate}.decoded.y4m", plain, info.fps)
         del plain
         logger.info(
             "gnvc rate %d: %d bytes (%.4f bpp), encode %.2f fps, decode %.2f fps",
@@ -257,8 +257,8 @@ def run_codec(job: CodecJob) -> CodecRun:
         )  # fmt: skip
         ref_usage, refined_path = None, None
         if refine:
-            frames, ref_usage = measure(functools.partial(decode, out, True), info.frames, device)
-            refined_path = write_y4m(job.workdir / f"{stem}.r{rate}.refined.y4m", frames, info.fps)
+            frames, ref_usage = measure(functools.partial(decode, out, True), info.num_frames, device)
+            refined_path = save_y4m(job.workdir / f"{stem}.r{rate}.refined.y4m", frames, info.fps)
             del frames
             logger.info("gnvc rate %d: decode with refinement %.2f fps", rate, ref_usage.fps)
         if result.num_bytes != num_bytes:
@@ -269,7 +269,7 @@ def run_codec(job: CodecJob) -> CodecRun:
                 out,
                 num_bytes,
                 bpp,
-                info.frames,
+                info.num_frames,
                 info.width,
                 info.height,
                 enc,

@@ -1,28 +1,38 @@
-"""Frame containers of the evaluation layer and RGB <-> YUV 4:2:0 converters.
+"""Frames of the evaluation layer: checks, RGB <-> YUV 4:2:0 converters and y4m files.
 
 Two representations are used everywhere in :mod:`vsgnvc.eval`:
 
 * **RGB**: one ``uint8`` array ``[N, H, W, 3]`` (frames, rows, columns, R/G/B), values 0-255.
-* **YUV 4:2:0**: a tuple ``(Y, U, V)`` of ``uint8`` arrays, ``Y`` is ``[N, H, W]`` and ``U``/``V`` are
-  ``[N, H/2, W/2]``, limited ("TV") range as ffmpeg's ``yuv420p``. ``H`` and ``W`` must be even.
+* **YUV 4:2:0**: a sequence of ``ffmpeg_bridge`` frames (:data:`~ffmpeg_bridge.video.Frame`), each ``(Y, U, V)``
+  ``uint8`` planes, ``Y`` ``[H, W]`` and ``U``/``V`` ``[H/2, W/2]``, limited ("TV") range as ffmpeg's ``yuv420p``:
+  the frames every decoder and reader of the project yields. ``H`` and ``W`` must be even.
 
 The converters use a fixed matrix (BT.709 by default, BT.601 on request) in limited range, centre-sited
 chroma (``C420jpeg`` in y4m terms): 2x2 box average to subsample, bilinear (3/4, 1/4 taps) to upsample.
 They are applied identically to reference and test videos, so the choice only shifts both sides of a
 comparison the same way; it is *not* a claim about how the source clip was tagged.
+
+y4m files are read and written by ``ffmpeg_bridge.y4m`` (:func:`save_y4m`, :func:`load_y4m`, :func:`y4m_info`
+add the file handling: atomic writes, whole files, the 8-bit 4:2:0 check).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
+from ffmpeg_bridge.video import ColorRange, Frame, PixelFormat, VideoInfo
+from ffmpeg_bridge.y4m import read_y4m, write_y4m
+from vsgnvc.codec.atomic import atomic_output
 
-Yuv420 = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""Planar 4:2:0 video: ``(Y [N,H,W], U [N,H/2,W/2], V [N,H/2,W/2])``, ``uint8``."""
+logger = logging.getLogger(__name__)
 
 Matrix = Literal["bt709", "bt601"]
 
@@ -48,27 +58,40 @@ def check_rgb(frames: np.ndarray, what: str = "rgb") -> np.ndarray:
     return frames
 
 
-def check_yuv420(yuv: Yuv420, what: str = "yuv") -> Yuv420:
-    """Validate a planar 4:2:0 video (see :data:`Yuv420`) and return it.
+def check_yuv420(frames: Sequence[Frame], what: str = "yuv") -> Sequence[Frame]:
+    """Validate an 8-bit 4:2:0 video (a sequence of ``(Y, U, V)`` frames of one size) and return it.
 
-    :raises ValueError: on a wrong type, dtype or plane shape.
+    :raises ValueError: on a wrong type, dtype or plane shape, or no frames.
     """
-    if not isinstance(yuv, tuple | list) or len(yuv) != 3:
-        raise ValueError(f"{what}: expected a (Y, U, V) tuple of arrays")
-    y, u, v = yuv
-    for name, plane in zip("YUV", (y, u, v), strict=True):
-        if not isinstance(plane, np.ndarray) or plane.dtype != np.uint8 or plane.ndim != 3:
-            raise ValueError(f"{what}: plane {name} must be a uint8 array [N, H, W]")
-    n, h, w = y.shape
-    if n == 0:
+    if not isinstance(frames, Sequence) or isinstance(frames, np.ndarray):
+        raise ValueError(f"{what}: expected a sequence of (Y, U, V) frames, got {type(frames).__name__}")
+    if not frames:
         raise ValueError(f"{what}: the video has no frames")
+    h, w = _luma_shape(frames[0], what, 0)
     if h % 2 or w % 2:
         raise ValueError(f"{what}: 4:2:0 needs an even size, got {w}x{h}")
-    if u.shape != (n, h // 2, w // 2) or v.shape != (n, h // 2, w // 2):
-        raise ValueError(
-            f"{what}: chroma planes must be [{n}, {h // 2}, {w // 2}], got {list(u.shape)}, {list(v.shape)}"
-        )
-    return (y, u, v)
+    for index, frame in enumerate(frames):
+        y, u, v = frame
+        if _luma_shape(frame, what, index) != (h, w):
+            raise ValueError(f"{what}: frame {index} is {y.shape[1]}x{y.shape[0]}, frame 0 is {w}x{h}")
+        if u.shape != (h // 2, w // 2) or v.shape != (h // 2, w // 2):
+            got = f"{list(u.shape)}, {list(v.shape)}"
+            raise ValueError(f"{what}: frame {index}: chroma planes must be [{h // 2}, {w // 2}], got {got}")
+    return frames
+
+
+def _luma_shape(frame: Frame, what: str, index: int) -> tuple[int, int]:
+    if not isinstance(frame, tuple | list) or len(frame) != 3:
+        raise ValueError(f"{what}: frame {index} is not a (Y, U, V) tuple of planes")
+    for name, plane in zip("YUV", frame, strict=True):
+        if not isinstance(plane, np.ndarray) or plane.dtype != np.uint8 or plane.ndim != 2:
+            raise ValueError(f"{what}: frame {index}: plane {name} must be a uint8 array [H, W]")
+    return frame[0].shape
+
+
+def planes(frames: Sequence[Frame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frames' Y, U and V planes stacked along a new first axis (``[N, H, W]`` each), for whole-video maths."""
+    return tuple(np.stack([f[p] for f in frames]) for p in range(3))  # type: ignore[return-value]
 
 
 def _coefficients(matrix: str) -> tuple[float, float, float]:
@@ -78,7 +101,7 @@ def _coefficients(matrix: str) -> tuple[float, float, float]:
     return kr, 1.0 - kr - kb, kb
 
 
-def rgb_to_yuv420(rgb: np.ndarray, matrix: Matrix = "bt709") -> Yuv420:
+def rgb_to_yuv420(rgb: np.ndarray, matrix: Matrix = "bt709") -> list[Frame]:
     """Convert RGB ``[N, H, W, 3]`` ``uint8`` to limited-range planar 4:2:0.
 
     :param rgb: frames; ``H`` and ``W`` must be even.
@@ -100,7 +123,8 @@ def rgb_to_yuv420(rgb: np.ndarray, matrix: Matrix = "bt709") -> Yuv420:
     pr = pr.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
     u = 128.0 + pb * (224.0 / 255.0)
     v = 128.0 + pr * (224.0 / 255.0)
-    return tuple(np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (y, u, v))  # type: ignore[return-value]
+    y, u, v = (np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (y, u, v))
+    return [(y[i], u[i], v[i]) for i in range(n)]
 
 
 def _upsample2(plane: np.ndarray, axis: int) -> np.ndarray:
@@ -116,13 +140,13 @@ def _upsample2(plane: np.ndarray, axis: int) -> np.ndarray:
     return out.reshape(shape)
 
 
-def yuv420_to_rgb(yuv: Yuv420, matrix: Matrix = "bt709") -> np.ndarray:
-    """Convert limited-range planar 4:2:0 to RGB ``[N, H, W, 3]`` ``uint8`` (clamped to 0-255).
+def yuv420_to_rgb(frames: Sequence[Frame], matrix: Matrix = "bt709") -> np.ndarray:
+    """Convert limited-range 8-bit 4:2:0 frames to RGB ``[N, H, W, 3]`` ``uint8`` (clamped to 0-255).
 
-    :param yuv: ``(Y, U, V)`` as in :data:`Yuv420`.
+    :param frames: ``(Y, U, V)`` frames, see :func:`check_yuv420`.
     :param matrix: ``"bt709"`` (default) or ``"bt601"``.
     """
-    y, u, v = check_yuv420(yuv)
+    y, u, v = planes(check_yuv420(frames))
     kr, kg, kb = _coefficients(matrix)
     luma = (y.astype(np.float64) - 16.0) * (255.0 / 219.0)
     pb = _upsample2(_upsample2((u.astype(np.float64) - 128.0) * (255.0 / 224.0), 1), 2)
@@ -142,3 +166,62 @@ def to_8bit(plane: np.ndarray) -> np.ndarray:
     round trip returns the original 8-bit frames.
     """
     return np.clip((plane.astype(np.int32) + 2) >> 2, 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- y4m files
+
+
+def y4m_video_info(width: int, height: int, fps: Fraction, num_frames: int | None = None) -> VideoInfo:
+    """How the evaluation's frames are described in y4m: 8-bit 4:2:0, limited range."""
+    return VideoInfo(width, height, Fraction(fps), PixelFormat.YUV420P, ColorRange.LIMITED, num_frames=num_frames)
+
+
+def save_y4m(path: Path, frames: Sequence[Frame], fps: Fraction) -> Path:
+    """Write 8-bit 4:2:0 ``frames`` to ``path`` (under a temporary name, renamed when complete); returns ``path``."""
+    path = Path(path)
+    y = check_yuv420(frames, f"save_y4m {path.name}")[0][0]
+    info = y4m_video_info(y.shape[1], y.shape[0], fps, len(frames))
+    with atomic_output(path) as tmp, tmp.open("wb") as f:
+        write_y4m(f, info, frames)
+    return path
+
+
+def load_y4m(path: Path) -> tuple[VideoInfo, list[Frame]]:
+    """Every frame of an 8-bit 4:2:0 y4m file; ``info.num_frames`` is their count.
+
+    :raises ValueError: a missing, malformed, truncated or empty file, or another pixel format.
+    """
+    with _y4m_file(path) as (info, frames):
+        held = list(frames)
+    return replace(info, num_frames=len(held)), held
+
+
+def y4m_info(path: Path) -> VideoInfo:
+    """Header of an 8-bit 4:2:0 y4m file with ``num_frames`` counted (frames are read one at a time, not kept).
+
+    :raises ValueError: as :func:`load_y4m`.
+    """
+    with _y4m_file(path) as (info, frames):
+        count = sum(1 for _ in frames)
+    return replace(info, num_frames=count)
+
+
+@contextlib.contextmanager
+def _y4m_file(path: Path) -> Iterator[tuple[VideoInfo, Iterator[Frame]]]:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"y4m file not found: {path}")
+    with path.open("rb") as f:
+        info, frames = read_y4m(f)
+        if info.pix_fmt is not PixelFormat.YUV420P:
+            raise ValueError(f"{path}: only 8-bit 4:2:0 y4m is supported, got {info.pix_fmt.value}")
+        yield info, _non_empty(frames, path)
+
+
+def _non_empty(frames: Iterator[Frame], path: Path) -> Iterator[Frame]:
+    count = 0
+    for frame in frames:
+        count += 1
+        yield frame
+    if not count:
+        raise ValueError(f"{path}: the y4m file has no frames")

@@ -18,16 +18,17 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from ffmpeg_bridge.video import Frame
 from vsgnvc.eval._ffmpeg import has_filter, run_ffmpeg
 from vsgnvc.eval.errors import EvalError
-from vsgnvc.eval.frames import Yuv420, check_rgb, check_yuv420
-from vsgnvc.eval.y4m import write_y4m, y4m_info
+from vsgnvc.eval.frames import check_rgb, check_yuv420, planes, save_y4m, y4m_info
 
 logger = logging.getLogger(__name__)
 
@@ -73,17 +74,17 @@ class YuvPsnr:
         return (6.0 * self.y + self.u + self.v) / 8.0
 
 
-def psnr_yuv(ref: Yuv420, dist: Yuv420) -> YuvPsnr:
+def psnr_yuv(ref: Sequence[Frame], dist: Sequence[Frame]) -> YuvPsnr:
     """PSNR of a 4:2:0 video against its reference, per plane; ``.yuv`` is the 6:1:1 weighted value.
 
-    :param ref: reference ``(Y, U, V)``.
-    :param dist: distorted ``(Y, U, V)`` of the same shape.
+    :param ref: reference ``(Y, U, V)`` frames.
+    :param dist: distorted frames of the same size and count.
     """
-    ref = check_yuv420(ref, "psnr_yuv reference")
-    dist = check_yuv420(dist, "psnr_yuv distorted")
-    if ref[0].shape != dist[0].shape:
-        raise ValueError(f"psnr_yuv: shapes differ: {list(ref[0].shape)} vs {list(dist[0].shape)}")
-    y, u, v = (_mean_db(_frame_psnr(r, d)) for r, d in zip(ref, dist, strict=True))
+    ref_planes = planes(check_yuv420(ref, "psnr_yuv reference"))
+    dist_planes = planes(check_yuv420(dist, "psnr_yuv distorted"))
+    if ref_planes[0].shape != dist_planes[0].shape:
+        raise ValueError(f"psnr_yuv: shapes differ: {list(ref_planes[0].shape)} vs {list(dist_planes[0].shape)}")
+    y, u, v = (_mean_db(_frame_psnr(r, d)) for r, d in zip(ref_planes, dist_planes, strict=True))
     return YuvPsnr(y, u, v)
 
 
@@ -163,28 +164,28 @@ class VmafScore:
     model: str
 
 
-def _as_y4m(video: Path | Yuv420, fps: Fraction, tmpdir: Path, name: str) -> Path:
+def _as_y4m(video: Path | Sequence[Frame], fps: Fraction, tmpdir: Path, name: str) -> Path:
     if isinstance(video, str | os.PathLike):
         return Path(video)
-    return write_y4m(tmpdir / f"{name}.y4m", video, fps)
+    return save_y4m(tmpdir / f"{name}.y4m", video, fps)
 
 
 def vmaf(
-    reference: Path | Yuv420,
-    distorted: Path | Yuv420,
+    reference: Path | Sequence[Frame],
+    distorted: Path | Sequence[Frame],
     *,
     model: str = "version=vmaf_v0.6.1",
     threads: int | None = None,
 ) -> VmafScore:
     """VMAF of ``distorted`` against ``reference`` with ffmpeg's ``libvmaf`` filter.
 
-    Both inputs are 8-bit 4:2:0 y4m files (or in-memory ``(Y, U, V)`` tuples, written to temporary y4m
+    Both inputs are 8-bit 4:2:0 y4m files (or in-memory ``(Y, U, V)`` frames, written to temporary y4m
     files first) of the same size and frame count; this is checked before running. Both streams are
     normalised with ``setpts=PTS-STARTPTS`` and ``format=yuv420p`` so a late-starting stream cannot shift
     frames, and the number of frames libvmaf scored is checked against the inputs.
 
-    :param reference: reference video (y4m path or ``(Y, U, V)``).
-    :param distorted: distorted video (y4m path or ``(Y, U, V)``).
+    :param reference: reference video (y4m path or frames).
+    :param distorted: distorted video (y4m path or frames).
     :param model: libvmaf ``model`` option; the default uses the model compiled into the binary, so no
         network or model file is needed. ``"version=vmaf_v0.6.1neg"`` is the no-enhancement-gain variant.
     :param threads: libvmaf worker threads (default: CPU count).
@@ -205,8 +206,10 @@ def vmaf(
                 f"vmaf: sizes differ: reference {ref_info.width}x{ref_info.height}, "
                 f"distorted {dist_info.width}x{dist_info.height}"
             )
-        if ref_info.frames != dist_info.frames:
-            raise ValueError(f"vmaf: frame counts differ: reference {ref_info.frames}, distorted {dist_info.frames}")
+        if ref_info.num_frames != dist_info.num_frames:
+            raise ValueError(
+                f"vmaf: frame counts differ: reference {ref_info.num_frames}, distorted {dist_info.num_frames}"
+            )
         n_threads = threads or os.cpu_count() or 1
         # libvmaf's first input is the distorted ("main") stream, the second the reference.
         graph = (
@@ -227,8 +230,8 @@ def vmaf(
             per_frame = tuple(float(f["metrics"]["vmaf"]) for f in frames)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise EvalError(f"vmaf: unreadable libvmaf JSON log: {exc}") from exc
-    if len(per_frame) != ref_info.frames:
-        raise EvalError(f"vmaf: libvmaf scored {len(per_frame)} frames, inputs have {ref_info.frames}")
+    if len(per_frame) != ref_info.num_frames:
+        raise EvalError(f"vmaf: libvmaf scored {len(per_frame)} frames, inputs have {ref_info.num_frames}")
     return VmafScore(
         mean=float(pooled["mean"]),
         harmonic_mean=float(pooled["harmonic_mean"]),

@@ -5,22 +5,20 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ffmpeg_bridge.video import Frame
 
-from ..codec.api import encode_file
+from ..api import encode_file
 from ..codec.decoder import Decoder
 from ..codec.encoder import EncodeSettings
 from ..models.bundle import GnvcModel
 from .clips import Clip
 from .flicker import reference_flows, warping_error
-from .frames import Yuv420, yuv420_to_rgb
+from .frames import save_y4m, yuv420_to_rgb
 from .metrics import ms_ssim_rgb, psnr_rgb, psnr_yuv, vmaf
-from .y4m import write_y4m
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +52,15 @@ class GnvcPoint:
         return asdict(self)
 
 
-def stack_yuv(frames: list[Frame]) -> Yuv420:
-    return tuple(np.stack([f[i] for f in frames]) for i in range(3))  # type: ignore[return-value]
-
-
-def quality(clip: Clip, decoded: Yuv420, flows=None, with_vmaf: bool = True) -> QualityPoint:
+def quality(clip: Clip, decoded: Sequence[Frame], flows=None, with_vmaf: bool = True) -> QualityPoint:
     ref_rgb = clip.rgb()
     out_rgb = yuv420_to_rgb(decoded)
     flows = flows if flows is not None else reference_flows(ref_rgb)
     return QualityPoint(
-        psnr_yuv=psnr_yuv(clip.yuv, decoded).yuv,
+        psnr_yuv=psnr_yuv(clip.frames, decoded).yuv,
         psnr_rgb=psnr_rgb(ref_rgb, out_rgb),
         ms_ssim=ms_ssim_rgb(ref_rgb, out_rgb) if min(ref_rgb.shape[1:3]) >= 161 else float("nan"),
-        vmaf=vmaf(clip.yuv, decoded).mean if with_vmaf else float("nan"),
+        vmaf=vmaf(clip.frames, decoded).mean if with_vmaf else float("nan"),
         warping_error=warping_error(flows, out_rgb),
     )
 
@@ -93,20 +87,20 @@ def evaluate_gnvc(
     encode_s = time.perf_counter() - t0
     with Decoder(out, model, "cpu", refine=False) as dec:
         t0 = time.perf_counter()
-        plain = stack_yuv(list(dec.frames(refine=False)))
+        plain = list(dec.frames(refine=False))
         decode_s = time.perf_counter() - t0
     flows = reference_flows(clip.rgb())
     refined_q, refine_fps = None, None
     if refine and model.refiner is not None:
         with Decoder(out, model, "cpu", refine=True) as dec:
             t0 = time.perf_counter()
-            refined = stack_yuv(list(dec.frames(refine=True)))
+            refined = list(dec.frames(refine=True))
             refine_fps = clip.num_frames / (time.perf_counter() - t0)
         refined_q = quality(clip, refined, flows, with_vmaf)
         if keep_decoded:
-            write_y4m(workdir / f"{clip.name}.r{rate}.refined.y4m", refined, clip.fps)
+            save_y4m(workdir / f"{clip.name}.r{rate}.refined.y4m", refined, clip.fps)
     if keep_decoded:
-        write_y4m(workdir / f"{clip.name}.r{rate}.decoded.y4m", plain, clip.fps)
+        save_y4m(workdir / f"{clip.name}.r{rate}.decoded.y4m", plain, clip.fps)
     return GnvcPoint(
         clip=clip.name, rate=rate, bpp=result.bpp, num_bytes=result.num_bytes, frames=clip.num_frames,
         encode_fps=clip.num_frames / encode_s, decode_fps=clip.num_frames / decode_s, refine_decode_fps=refine_fps,

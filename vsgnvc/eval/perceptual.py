@@ -42,6 +42,29 @@ def _missing(files: tuple[str, ...]) -> list[str]:
     return [f for f in files if not (folder / f).is_file()]
 
 
+def _alexnet_weights() -> Path:
+    from torchvision.models import AlexNet_Weights
+
+    return _hub_checkpoints() / AlexNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1]
+
+
+def lpips_missing() -> str | None:
+    """Why LPIPS cannot run offline here (``None`` when it can): the package, its linear and backbone weights.
+
+    The one check for both uses: this metric and the training's LPIPS term (:mod:`vsgnvc.train.perceptual`).
+    """
+    spec = importlib.util.find_spec("lpips")
+    if spec is None or spec.origin is None:
+        return "the lpips package is not installed"
+    linear = Path(spec.origin).parent / "weights" / "v0.1" / "alex.pth"
+    if not linear.is_file():
+        return f"the lpips linear weights {linear} are missing"
+    backbone = _alexnet_weights()
+    if not backbone.is_file():
+        return f"the AlexNet backbone weights {backbone} are missing"
+    return None
+
+
 def _batched(score: Callable[[Any, Any], Any], scale: Callable[[Any], Any], batch: int = 8) -> FrameMetric:
     def run(ref: np.ndarray, dist: np.ndarray) -> float:
         import torch
@@ -58,8 +81,6 @@ def _batched(score: Callable[[Any, Any], Any], scale: Callable[[Any], Any], batc
 
 
 def _lpips() -> tuple[FrameMetric | None, str | None]:
-    from ..train.perceptual import lpips_missing  # one offline check (package, linear and backbone weights)
-
     reason = lpips_missing()
     if reason is not None:
         return None, f"LPIPS skipped: {reason}"

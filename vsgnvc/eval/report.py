@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vsgnvc.eval.bdrate import bd_rate
+from vsgnvc.eval.results import load_results
 from vsgnvc.eval.score import METRICS, MetricInfo
 
 logger = logging.getLogger(__name__)
@@ -319,8 +320,6 @@ def write_report(run_dir: Path) -> list[Path]:
     :returns: the files written.
     :raises ValueError: if ``run_dir`` holds no benchmark result.
     """
-    from vsgnvc.eval.bench import load_results
-
     run_dir = Path(run_dir)
     doc = load_results(run_dir)
     points = doc["points"]

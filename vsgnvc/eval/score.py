@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ffmpeg_bridge.video import Frame
 from vsgnvc.eval.clips import Clip
 from vsgnvc.eval.flicker import reference_flows, tof, warping_error
-from vsgnvc.eval.frames import Yuv420, yuv420_to_rgb
+from vsgnvc.eval.frames import yuv420_to_rgb
 from vsgnvc.eval.metrics import ms_ssim_min_side, ms_ssim_rgb, psnr_rgb, psnr_yuv, vmaf
 from vsgnvc.eval.perceptual import FrameMetric, load_perceptual
 
@@ -122,14 +124,14 @@ class Reference:
         """Frame pairs skipped as scene cuts by the temporal metrics."""
         return [int(i) for i in np.flatnonzero(self.flows.cut)]
 
-    def score(self, decoded: Yuv420, decoded_y4m: Path | None = None) -> dict[str, float | None]:
+    def score(self, decoded: Sequence[Frame], decoded_y4m: Path | None = None) -> dict[str, float | None]:
         """Every metric of ``decoded`` (same size and frame count as the clip).
 
-        :param decoded: decoded ``(Y, U, V)``.
+        :param decoded: decoded ``(Y, U, V)`` frames.
         :param decoded_y4m: the same frames as a y4m file, if one exists (saves rewriting it for VMAF).
         :raises ValueError: on a shape mismatch.
         """
-        p = psnr_yuv(self.clip.yuv, decoded)
+        p = psnr_yuv(self.clip.frames, decoded)
         out_rgb = yuv420_to_rgb(decoded)
         scores: dict[str, float | None] = {
             "psnr_y": _finite(p.y),

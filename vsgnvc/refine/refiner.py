@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from diffusers import WanTransformer3DModel
@@ -46,9 +46,6 @@ from vsgnvc.models.prior import (
 from vsgnvc.refine.blend import blend_frame
 from vsgnvc.refine.sampler import SamplerConfig, VelocityFn, euler_sample, make_noise, window_seed
 from vsgnvc.refine.windows import Window, WindowPlan, plan_windows
-
-if TYPE_CHECKING:
-    from vsgnvc.refine.cache import WindowedRefiner
 
 logger = logging.getLogger(__name__)
 
@@ -392,20 +389,3 @@ class Refiner(nn.Module):
         sampler = SamplerConfig(t_start=float(meta["t_start"]), steps=int(meta["steps"]))
         refiner = cls(prior, adapter, null, sampler=sampler, freeze_prior=freeze_prior, prior_path=external)
         return refiner.place(device, dtype).eval()
-
-    def windowed(
-        self,
-        x_c: torch.Tensor,
-        context: torch.Tensor,
-        *,
-        window: int,
-        overlap: int,
-        cuts: Iterable[int] = (),
-        seed: int,
-        **kwargs: Any,
-    ) -> WindowedRefiner:
-        """A :class:`~vsgnvc.refine.cache.WindowedRefiner` over in-memory sequences (see there for ``kwargs``)."""
-        from vsgnvc.refine.cache import WindowedRefiner
-
-        plan = plan_windows(x_c.shape[2], window, overlap, cuts)
-        return WindowedRefiner.from_tensors(self, x_c, context, plan=plan, seed=seed, **kwargs)

@@ -11,12 +11,12 @@ when either is missing :func:`load_lpips` returns ``None`` and the caller skips 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-from pathlib import Path
 
 import torch
 from torch import nn
+
+from ..eval.perceptual import lpips_missing
 
 logger = logging.getLogger(__name__)
 
@@ -53,26 +53,6 @@ def msssim_per_sample(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         win_size=msssim_window(min(h, w)),
     )  # fmt: skip
     return score.view(b, t).mean(1)
-
-
-def _alexnet_weights() -> Path:
-    from torchvision.models import AlexNet_Weights
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / AlexNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1]
-
-
-def lpips_missing() -> str | None:
-    """Why LPIPS cannot run offline here (``None`` when it can)."""
-    spec = importlib.util.find_spec("lpips")
-    if spec is None or spec.origin is None:
-        return "the lpips package is not installed"
-    linear = Path(spec.origin).parent / "weights" / "v0.1" / "alex.pth"
-    if not linear.is_file():
-        return f"the lpips linear weights {linear} are missing"
-    backbone = _alexnet_weights()
-    if not backbone.is_file():
-        return f"the AlexNet backbone weights {backbone} are missing"
-    return None
 
 
 class LpipsLoss(nn.Module):

@@ -13,12 +13,12 @@ def save_tiny_model(folder: Path, seed: int = 0, autoencoder: str = "wan", gop_s
     """
     import torch
 
-    from ..refine import Refiner
-    from .autoencoder import LatentAutoencoder
-    from .bundle import GnvcModel, ModelIndex, RatePoint
-    from .frame_autoencoder import FrameAutoencoder
-    from .latent_codec import ContextualLatentCodec
-    from .vae import SMALL_VAE_CONFIG, VideoVAE
+    from vsgnvc.models.autoencoder import LatentAutoencoder
+    from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
+    from vsgnvc.models.frame_autoencoder import FrameAutoencoder
+    from vsgnvc.models.latent_codec import ContextualLatentCodec
+    from vsgnvc.models.vae import SMALL_VAE_CONFIG, VideoVAE
+    from vsgnvc.refine import Refiner
 
     torch.manual_seed(seed)
     vae: LatentAutoencoder

@@ -1,4 +1,4 @@
-"""A structure-aware fuzzer for the ``.gnvc`` reader (used by the tests and ``benchmarks/``).
+"""A structure-aware fuzzer for the ``.gnvc`` reader (test tooling: used by ``tests/`` and ``benchmarks/``).
 
 Each case mutates a valid file (truncation, bit flips, byte runs, insertions, deletions, chunks
 spliced from another file or swapped, tails of another file, structural fields rewritten to absurd

@@ -1,6 +1,6 @@
 """Fuzz the whole decoder: mutated real ``.gnvc`` files decoded to frames, in a worker process.
 
-``vsgnvc.bitstream.fuzz`` checks that the container reader rejects damage. This module goes one layer
+``tests.support.fuzz_bitstream`` checks that the container reader rejects damage. This module goes one layer
 up: every case is **fully decoded to frames** with a real model (entropy decoding, latent synthesis,
 refinement as the header asks, VAE decode), in a separate worker process so that a crash of native
 code (the range coder) or a hang is observed and counted instead of taking the fuzzer down.
@@ -33,8 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from ..bitstream import GNVCFormatError, GnvcReader, GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
-from ..bitstream.fuzz import (
+from tests.support.fuzz_bitstream import (
     BUG_OUTCOMES,
     MUTATORS,
     CaseResult,
@@ -46,6 +45,7 @@ from ..bitstream.fuzz import (
     deadline,
     map_file,
 )
+from vsgnvc.bitstream import GNVCFormatError, GnvcReader, GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
 
 logger = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ CODEC_MUTATORS: dict[str, CodecMutator] = {
 
 
 def mutate(kind: str, seed: Seed, seeds: Sequence[Seed], rng: random.Random) -> bytes:
-    """One mutation of ``seed``: a container mutation (``vsgnvc.bitstream.fuzz.MUTATORS``) or a codec one."""
+    """One mutation of ``seed``: a container mutation (``tests.support.fuzz_bitstream.MUTATORS``) or a codec one."""
     if kind in CODEC_MUTATORS:
         return CODEC_MUTATORS[kind](seed, seeds, rng)
     return MUTATORS[kind](seed.fmap, [s.fmap for s in seeds], rng)
@@ -282,7 +282,7 @@ class WorkerConfig:
 
 def decode_digest(path: Path, model: object, refine: bool | None) -> str:
     """Decode every frame of ``path`` (the same calls as ``gnvc decode``) and hash the planes."""
-    from .decoder import Decoder
+    from vsgnvc.codec.decoder import Decoder
 
     digest = hashlib.sha256()
     with Decoder(path, model, "cpu", cache_gops=2, refine=refine) as dec:  # type: ignore[arg-type]
@@ -302,7 +302,7 @@ def _worker_main(config: WorkerConfig) -> None:
 
     import torch
 
-    from ..models.bundle import GnvcModel
+    from vsgnvc.models.bundle import GnvcModel
 
     # stdout carries the answers: anything else printed goes to stderr
     channel = os.fdopen(os.dup(1), "w", buffering=1)
@@ -337,8 +337,14 @@ def _address_space() -> int:
         return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _worker_env() -> dict[str, str]:
+    """The environment of a worker: this checkout on ``PYTHONPATH``, since ``tests`` is not an installed package."""
+    repo = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)}
+
+
 class DecodeWorker:
-    """A worker process (``python -m vsgnvc.codec.fuzz``) that decodes files on request.
+    """A worker process (``python -m tests.support.fuzz_codec``) that decodes files on request.
 
     It is restarted after a crash or a timeout; its stderr goes to ``log`` (the tail is quoted for crashes).
     """
@@ -353,8 +359,8 @@ class DecodeWorker:
         payload = json.dumps({**asdict(self.config), "model_dir": str(self.config.model_dir)})
         with open(self.log, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "vsgnvc.codec.fuzz", payload],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
+                [sys.executable, "-m", "tests.support.fuzz_codec", payload],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1, env=_worker_env(),
             )  # fmt: skip
         self._proc = proc
         if not self._answer(WORKER_START_TIMEOUT_S):
@@ -440,8 +446,8 @@ def encode_inputs(model: object, source: Path, directory: Path) -> list[Path]:
 
     Different rates, sizes and contents, so splices between them mix incompatible strings.
     """
-    from .api import encode_file
-    from .encoder import EncodeSettings
+    from vsgnvc.api import encode_file
+    from vsgnvc.codec.encoder import EncodeSettings
 
     variants = [
         ("a_64x48_r1_gop5.gnvc", EncodeSettings(rate=1, gop_size=5), 9, "64x48"),

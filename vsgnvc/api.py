@@ -1,4 +1,11 @@
-"""High-level codec API over files and frame streams (what the CLI, filters and GUI call)."""
+"""The file API over the codec (what the CLI, the evaluation and the GUI call): open any input, encode a file,
+decode or enhance to a frame stream.
+
+It sits above :mod:`vsgnvc.codec` and :mod:`vsgnvc.vs` because an input may be a ``.gnvc`` (decoded here) or a
+``.vpy`` script (run by :mod:`vsgnvc.vs.script`); everything else is opened by ``ffmpeg_bridge``, which knows
+nothing of vsgnvc. :func:`open_input` is also registered as the bridge's source for ``.gnvc`` and ``.vpy``
+(entry points ``ffmpeg_bridge.sources`` in ``pyproject.toml``), so ``python -m ffmpeg_bridge clip.gnvc`` works.
+"""
 
 from __future__ import annotations
 
@@ -10,26 +17,46 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from ffmpeg_bridge import open_source, read_y4m, write_y4m
+from ffmpeg_bridge import SourceError, open_source, read_y4m, write_y4m
 from ffmpeg_bridge.video import Frame, VideoInfo
 
-from ..models.bundle import GnvcModel
-from .decoder import Decoder
-from .encoder import Encoder, EncodeResult, EncodeSettings
-from .resize import limit_frames, parse_size, resize_stream
+from .codec.decoder import Decoder
+from .codec.encoder import Encoder, EncodeResult, EncodeSettings
+from .codec.resize import limit_frames, parse_size, resize_stream
+from .models.bundle import GnvcModel
 
 logger = logging.getLogger(__name__)
 
 
 def open_input(source: str | Path, max_frames: int | None = None, resize: str | None = None) -> tuple[VideoInfo, Iterator[Frame]]:
-    """Any video file, ``.y4m`` or ``-`` (y4m on stdin), optionally cut and resized."""
-    info, frames = open_source(source)
+    """Any input, optionally cut and resized: ``-`` (y4m on stdin), a ``.gnvc`` (decoded with the shipped model,
+    refined as its header says), a ``.vpy`` script, a y4m file or any video file PyAV opens.
+
+    :raises SourceError: when the input does not exist or cannot be read as video.
+    """
+    info, frames = _open_any(source)
     frames = limit_frames(frames, max_frames)
     if info.num_frames is not None and max_frames is not None:
         info = replace(info, num_frames=min(info.num_frames, max_frames))
     if resize:
         info, frames = resize_stream(info, frames, *parse_size(resize, info))
     return info, frames
+
+
+def _open_any(source: str | Path) -> tuple[VideoInfo, Iterator[Frame]]:
+    if str(source) == "-":
+        return open_source(source)
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".gnvc":
+        return open_gnvc(path)
+    if suffix == ".vpy":
+        from .vs.script import open_vpy  # VapourSynth is loaded for scripts only
+
+        return open_vpy(path)
+    return open_source(path)
 
 
 @contextlib.contextmanager
@@ -99,7 +126,7 @@ def open_gnvc(
     refine: bool | None = None,
     strength: float | None = None,
 ) -> tuple[VideoInfo, Iterator[Frame]]:
-    """Decoded frames of a ``.gnvc`` as a frame source for ``ffmpeg_bridge`` (``strength``: see :class:`Decoder`)."""
+    """Decoded frames of a ``.gnvc`` as ``(VideoInfo, frames)`` (``strength``: see :class:`Decoder`)."""
     decoder = Decoder(path, model, device, refine=refine, strength=strength)
 
     def gen() -> Iterator[Frame]:
@@ -121,7 +148,7 @@ def open_enhanced(
     device: str | int | None = None,
 ) -> tuple[VideoInfo, Iterator[Frame]]:
     """Enhance-only refinement of any input, streamed GOP by GOP (memory bounded by a few GOPs)."""
-    from .enhance import Enhancer, SequentialFrames
+    from .codec.enhance import Enhancer, SequentialFrames
 
     model = model or GnvcModel.from_pretrained()
     info, frames = open_input(source, max_frames, resize)
