@@ -121,7 +121,7 @@ def test_tiny_frame_autoencoder_run_trains_on_a_cached_pool_and_exports(tmp_path
     model = GnvcModel.from_pretrained(tmp_path / "model")
     assert model.index.temporal_factor == 1 and model.index.gop_size == 6
 
-    from vsgnvc.codec.api import encode_file
+    from vsgnvc.api import encode_file
     from vsgnvc.codec.decoder import Decoder
 
     r = encode_file(small_clip_y4m, tmp_path / "x.gnvc", model, device="cpu", progress=False)

@@ -3,8 +3,9 @@
 The frozen VAE encoder costs ~8x more than a codec training step on CPU. Encoding a pool of
 random crops once and drawing batches from it (with random latent sub-crops) makes those stages
 several times faster at the price of fewer distinct crops. With a ``cache_dir`` the pool is kept on
-disk (float16, keyed by the autoencoder's weights and the crop settings), so a resumed run or the next
-stage does not encode it again.
+disk as raw (un-normalised) float16 latents keyed by the autoencoder's weights, the clips and the crop
+settings, so a resumed run, the next stage or the next session does not encode it again; the latent
+statistics are applied on load (they are recomputed by every run and need not match to the bit).
 """
 
 from __future__ import annotations
@@ -54,22 +55,24 @@ class LatentPool:
             cache = Path(cache_dir) / f"latent_pool.{_pool_key(vae, crops, count, seed)}.pt"
             if cache.is_file():
                 logger.info("latent pool: loading %s", cache)
-                pool = _POOLS[key] = cls(torch.load(cache, weights_only=True).float())
+                raw = torch.load(cache, weights_only=True).float()
+                pool = _POOLS[key] = cls(vae.normalize(raw.to(vae.device)).cpu())
                 return pool
         rng = np.random.default_rng([seed, 7919])
         device = vae.device
         parts = []
         for start in range(0, count, chunk):
             x = torch.stack([crops.sample(rng) for _ in range(min(chunk, count - start))])
-            parts.append(vae.encode(x.to(device)).cpu())
+            parts.append(vae.encode_raw(x.to(device)).cpu())
             if start // chunk % 16 == 0:
                 logger.info("latent pool: %d/%d crops encoded", start + len(x), count)
-        pool = _POOLS[key] = cls(torch.cat(parts))
+        raw = torch.cat(parts)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_name(f"{cache.name}.{os.getpid()}.partial")
-            torch.save(pool.latents.half(), tmp)
+            torch.save(raw.half(), tmp)
             tmp.replace(cache)
+        pool = _POOLS[key] = cls(vae.normalize(raw.to(device)).cpu())
         return pool
 
     def sample(
@@ -88,12 +91,11 @@ class LatentPool:
 
 
 def _pool_key(vae: LatentAutoencoder, crops: VideoCrops, count: int, seed: int) -> str:
-    """Identity of a pool: the autoencoder's weights and statistics, the clips and the crop settings."""
+    """Identity of a pool: the autoencoder's weights, the clips and the crop settings."""
     h = hashlib.sha256()
     for name, tensor in sorted(vae.state_dict().items()):
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    h.update(vae.latents_mean.cpu().numpy().tobytes() + vae.latents_std.cpu().numpy().tobytes())
     h.update(repr([c.shape for c in crops.clips]).encode())
     h.update(repr((crops.frames, crops.crop, crops.max_stride, count, seed)).encode())
     return h.hexdigest()[:16]
