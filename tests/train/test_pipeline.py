@@ -1,6 +1,7 @@
 """The training pipeline on the tiny config: real data, real stages, resumable, exportable."""
 
 import json
+import tomllib
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from vsgnvc.models.bundle import GnvcModel
 from vsgnvc.train.config import StageConfig, TrainConfig
 from vsgnvc.train.data import VideoCrops, fixed_batch
 from vsgnvc.train.loop import run_stage
-from vsgnvc.train.run import build_model, train
+from vsgnvc.train.run import _plan, build_model, train
 from vsgnvc.train.stages import codec_plan, vae_plan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,3 +135,13 @@ def test_a_pretrained_per_frame_autoencoder_has_no_vae_stage(clips):
     cfg = StageConfig(name="vae", steps=1, batch=1, crop=32, frames=2)
     with pytest.raises(ValueError, match="stage vae trains a Wan-layout VAE; this model's FrameAutoencoder"):
         vae_plan(cfg, model.vae, VideoCrops(clips, 2, 32))
+
+
+def test_refiner_false_builds_a_model_without_refinement_and_refuses_its_stages(clips):
+    raw = tomllib.loads((REPO / "configs" / "tiny_frame.toml").read_text())
+    raw["model"]["refiner"] = False
+    cfg = TrainConfig.from_dict(raw)
+    model = build_model(cfg)
+    assert model.refiner is None
+    with pytest.raises(ValueError, match="stage prior trains the refiner, but the config's \\[model\\] has refiner = false"):
+        _plan(cfg.stages[1], model, clips, 0)

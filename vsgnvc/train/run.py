@@ -59,7 +59,10 @@ def build_autoencoder(model_table: dict, root: Path) -> LatentAutoencoder:
 
 
 def build_model(cfg: TrainConfig, root: Path | None = None) -> GnvcModel:
-    """A fresh model from the ``[model]`` table (tiny configs for tests, the default for shipping)."""
+    """A fresh model from the ``[model]`` table (tiny configs for tests, the default for shipping).
+
+    ``refiner = false`` builds a model without generative refinement (its decodes are the codec's output).
+    """
     from ..refine import Refiner
 
     m = cfg.model
@@ -67,13 +70,15 @@ def build_model(cfg: TrainConfig, root: Path | None = None) -> GnvcModel:
     codec_cfg = m.get("codec", {})
     codec = ContextualLatentCodec(**{"latent_channels": vae.z_channels, **codec_cfg})
     c = vae.z_channels
-    refiner = Refiner.build(
-        prior_config={"in_channels": c, "out_channels": c, **m.get("prior", {})},
-        context_channels=codec.config.context_channels,
-        latent_channels=c,
-        adapter_config=m.get("adapter"),
-        num_text_tokens=int(m.get("num_text_tokens", 16)),
-    ).place("cpu")
+    refiner = None
+    if m.get("refiner", True):
+        refiner = Refiner.build(
+            prior_config={"in_channels": c, "out_channels": c, **m.get("prior", {})},
+            context_channels=codec.config.context_channels,
+            latent_channels=c,
+            adapter_config=m.get("adapter"),
+            num_text_tokens=int(m.get("num_text_tokens", 16)),
+        ).place("cpu")
     lambdas = list(codec.config.rate_lambdas or [])
     rates = tuple(RatePoint(i, float(lambdas[i]) if i < len(lambdas) else 0.0) for i in range(codec.num_rates))
     index = ModelIndex(
@@ -105,6 +110,8 @@ def load_clips(cfg: TrainConfig, root: Path) -> list:
 
 def _plan(stage: StageConfig, model: GnvcModel, clips: list, seed: int, cache: Path | None = None):
     crops = VideoCrops(clips, stage.frames, stage.crop, stage.max_stride, seed)
+    if stage.name in ("prior", "refine") and model.refiner is None:
+        raise ValueError(f"stage {stage.name} trains the refiner, but the config's [model] has refiner = false")
     if stage.name == "vae":
         return vae_plan(stage, model.vae, crops)
     if stage.name == "codec":
