@@ -12,9 +12,10 @@ import pytest
 from vsgnvc.cli.main import main
 from vsgnvc.eval.bench import sizes_for
 from vsgnvc.eval.clips import DEFAULT_BENCHMARK_CLIPS
-from vsgnvc.eval.codec_run import CodecJob, run_codec
+from vsgnvc.eval.codec_run import CodecJob, run_autoencoder, run_codec
+from vsgnvc.eval.frames import load_y4m
 from vsgnvc.eval.report import write_report
-from vsgnvc.eval.results import SCHEMA_VERSION
+from vsgnvc.eval.results import AUTOENCODER_ONLY, SCHEMA_VERSION, load_results
 from vsgnvc.eval.usage import RSS_RESET, measure
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -44,7 +45,7 @@ def test_run_folder_holds_every_point_with_real_rates_and_metrics(bench_run: tup
     doc = _results(out)
     assert doc["schema"] == SCHEMA_VERSION and doc["finished"]
     assert doc["model"]["name"] == "tiny-test" and doc["model"]["gop"] == 9
-    points = doc["points"]
+    points = [p for p in doc["points"] if p["codec"] != AUTOENCODER_ONLY]
     assert sorted((p["codec"], p["rate"]) for p in points) == [
         ("gnvc", 0), ("gnvc", 3), ("gnvc-refined", 0), ("gnvc-refined", 3), ("x264", 0), ("x264", 3)
     ]  # fmt: skip
@@ -74,6 +75,67 @@ def test_run_folder_holds_every_point_with_real_rates_and_metrics(bench_run: tup
     assert any("LPIPS" in n for n in doc["notes"]) or any(p["lpips"] is not None for p in points)
     clip = doc["clips"][0]
     assert clip["clip"] == "bikes" and clip["warping_error_floor"] >= 0
+
+
+def test_autoencoder_only_ceiling_is_measured_like_a_codec(bench_run: tuple[Path, int]) -> None:
+    out, _ = bench_run
+    doc = _results(out)
+    assert doc["config"]["ceiling"] is True
+    (ceiling,) = [p for p in doc["points"] if p["codec"] == AUTOENCODER_ONLY]
+    assert (ceiling["clip"], ceiling["size"], ceiling["frames"]) == ("bikes", "64x48", 5)
+    # Nothing is coded: no rate, no bits, no bitstream.
+    assert ceiling["rate"] is ceiling["bpp"] is ceiling["bytes"] is ceiling["bitstream"] is None
+    # The tiny random model reconstructs badly but measurably, through the same metrics as every codec.
+    assert 5 < ceiling["psnr_rgb"] < 40 and 0 <= ceiling["vmaf"] <= 100 and ceiling["warping_error"] > 0
+    for key in ("psnr_yuv", "psnr_y", "tof"):
+        assert isinstance(ceiling[key], float), key
+    plain = [p for p in doc["points"] if p["codec"] == "gnvc"]
+    assert all(ceiling["psnr_rgb"] != p["psnr_rgb"] for p in plain)  # a different decode from every rate point
+    assert ceiling["encode_fps"] > 0 and ceiling["decode_fps"] > 0 and ceiling["rss_method"] == RSS_RESET
+    assert 50 < ceiling["encode_peak_rss_mb"] < 8000 and 50 < ceiling["decode_peak_rss_mb"] < 8000
+    # Its decoded y4m was scored (same frame count and size as the clip, or scoring raises), then removed.
+    work = out / "work" / "64x48" / "bikes" / "gnvc"
+    assert not (work / "bikes.autoencoder.y4m").exists() and list(work.glob("bikes.r0.gnvc"))
+    summary = (out / "summary.md").read_text()
+    assert "## Autoencoder-only ceiling" in summary
+    ceiling_row = next(
+        line for line in summary.splitlines() if line.startswith("| gnvc autoencoder only (ceiling) | - | - |")
+    )
+    assert f"| {ceiling['psnr_rgb']:.2f} |" in ceiling_row
+    speed = summary.split("## Speed and memory")[1].split("## Every point")[0]
+    assert "| 64x48 | gnvc autoencoder only (ceiling) |" in speed
+    with (out / "points.csv").open() as f:
+        (row,) = [r for r in csv.DictReader(f) if r["codec"] == AUTOENCODER_ONLY]
+    assert row["bpp"] == row["rate"] == "" and float(row["psnr_rgb"]) == pytest.approx(ceiling["psnr_rgb"])
+    with (out / "bd_rate.csv").open() as f:
+        assert AUTOENCODER_ONLY not in {r["codec"] for r in csv.DictReader(f)}  # no rate, no BD-rate
+
+
+def test_ceiling_of_a_per_frame_autoencoder(tiny_frame_model_dir: Path, tmp_path: Path, bikes_clip: Path) -> None:
+    """Temporal factor 1, GOP 6, 7 frames (a last GOP of 1) at 66x40 (padded to the coded size, then cropped)."""
+    from vsgnvc.eval import load_clip
+    from vsgnvc.models.bundle import GnvcModel
+
+    clip = load_clip(bikes_clip, size=(66, 40), num_frames=7)
+    source = clip.to_y4m(tmp_path / "c.y4m")
+    job = CodecJob(source, tmp_path / "w", tiny_frame_model_dir, rates=(0,), refine=False, warmup=False,
+                   autoencoder_only=True)  # fmt: skip
+    result = run_codec(job)
+    ceiling = result.autoencoder_only
+    assert result.gop == 6 and ceiling is not None
+    assert (ceiling.frames, ceiling.width, ceiling.height) == (7, 66, 40)
+    assert ceiling.encode.frames == ceiling.decode.frames == 7 and ceiling.encode.fps > 0
+    info, frames = load_y4m(ceiling.decoded)
+    assert ceiling.decoded == tmp_path / "w" / "c.autoencoder.y4m"
+    assert (info.num_frames, info.width, info.height) == (7, 66, 40)
+    assert not np.array_equal(frames[0][0], clip.frames[0][0])  # really through the network
+    # Per-frame: the GOP split cannot change the result (GOPs of 1 frame, then of 6 + 1).
+    model = GnvcModel.from_pretrained(tiny_frame_model_dir)
+    single = run_autoencoder(model, source, tmp_path / "gop1.y4m", 1, "cpu")
+    _, per_frame = load_y4m(single.decoded)
+    for a, b in zip(frames, per_frame, strict=True):
+        for plane_a, plane_b in zip(a, b, strict=True):
+            assert np.abs(plane_a.astype(int) - plane_b.astype(int)).max() <= 1
 
 
 def test_report_files_are_written(bench_run: tuple[Path, int]) -> None:
@@ -134,6 +196,7 @@ def test_resume_keeps_finished_clips_and_checks_settings(
     assert [f["clip"] for f in after["failures"]] == ["broken"]
     assert not (copy / "work" / "64x48" / "bikes").exists()
     assert main([*argv[: argv.index("--frames") + 1], "6", *argv[argv.index("--frames") + 2 :], "--resume"]) == 2
+    assert main([*argv, "--resume", "--no-ceiling"]) == 2  # the ceiling changes the points too
 
 
 def _point(codec: str, rate: int, bpp: float, psnr: float, warp: float) -> dict:
@@ -159,6 +222,29 @@ def test_bd_rate_in_the_report_matches_a_hand_computed_case(tmp_path: Path) -> N
     summary = (tmp_path / "summary.md").read_text()
     assert "| gnvc (no refinement) | -50.0 % | -50.0 % | n/a |" in summary
     assert "BD-rate vs VVenC" not in summary  # no VVenC points in this run
+    assert "## Autoencoder-only ceiling" not in summary
+
+
+def test_ceiling_rows_stay_out_of_curves_and_older_results_still_report(tmp_path: Path) -> None:
+    points = [_point("x265", i, r, 30.0 + i, 50.0 - i) for i, r in enumerate([0.01, 0.02, 0.04])]
+    points += [_point("gnvc", i, r, 29.0 + i, 50.0 - i) for i, r in enumerate([0.01, 0.02, 0.04])]
+    config = {"frames": 9, "sizes": ["320x180"], "codecs": ["x265"], "tol": 0.1, "anchors": ["x265"], "gop": 9}
+    ceiling = {**_point(AUTOENCODER_ONLY, 0, 0.0, 37.25, 41.0), "rate": None, "bpp": None}
+    doc = {"schema": SCHEMA_VERSION, "config": {**config, "ceiling": True}, "points": [*points, ceiling],
+           "clips": [], "failures": [], "notes": []}  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    write_report(tmp_path)
+    with (tmp_path / "bd_rate.csv").open() as f:
+        assert {r["codec"] for r in csv.DictReader(f)} == {"gnvc"}
+    summary = (tmp_path / "summary.md").read_text()
+    ceiling_table = summary.split("## Autoencoder-only ceiling")[1].split("##")[0]
+    assert "| 320x180 | 1 | 37.25 | 36.25 | 41.00 |" in ceiling_table
+    assert "| gnvc autoencoder only (ceiling) | - | - | - | 37.25 | 36.25 |" in summary
+    # A schema-1 run (before the ceiling existed) still reports, and reads as having it off.
+    (tmp_path / "results.json").write_text(json.dumps({**doc, "schema": 1, "config": config, "points": points}))
+    assert load_results(tmp_path)["config"]["ceiling"] is False
+    write_report(tmp_path)
+    assert "## Autoencoder-only ceiling" not in (tmp_path / "summary.md").read_text()
 
 
 def test_bad_arguments_give_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,6 +67,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--gop", type=int, default=None, help="GOP length for every codec (default: the model's; 1 + 4k for Wan-VAE models)")
     p.add_argument("--tol", type=float, default=0.10, help="bit-rate matching tolerance (default 0.10)")
     p.add_argument("--no-refine-variant", action="store_true", help="skip the decode with generative refinement")
+    p.add_argument(
+        "--no-ceiling", action="store_true", help="skip the autoencoder-only ceiling (the model's autoencoder alone)"
+    )
     p.add_argument("--no-vmaf", action="store_true", help="skip VMAF")
     p.add_argument("--device", default=None, help="device for our codec: cpu, cuda, cuda:N (default: CUDA if present)")
     p.add_argument(
@@ -115,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         rates=_ints(args.rates, "--rates"),
         codecs=_names(args.codecs),
         refine=not args.no_refine_variant,
+        ceiling=not args.no_ceiling,
         gop=args.gop,
         tol=args.tol,
         device=args.device,

@@ -5,7 +5,9 @@ For every clip and evaluation size:
 1. the clip is loaded (area downscale, centre crop, 8-bit 4:2:0) and written losslessly as y4m;
 2. our codec encodes it at every rate point and decodes it with and without generative refinement, in a
    fresh worker process (:mod:`vsgnvc.eval.codec_run`) that measures wall/CPU time and the peak RSS (and CUDA
-   memory) of each encode and decode;
+   memory) of each encode and decode; the same worker passes the clip through the model's autoencoder alone
+   (encode -> decode, no latent coding, no refinement): the autoencoder-only ceiling, what the plain decode
+   would be with lossless latent coding, a row without bpp (codec ``gnvc-autoencoder``);
 3. each baseline is matched to each of our real bpp values (within ``tol``, default 10 %; CRF/QP search on real
    output sizes, :func:`~vsgnvc.eval.baselines.match_bitrate`), low delay with our GOP length;
 4. every decoded video is scored with the same :class:`~vsgnvc.eval.score.Reference`.
@@ -34,12 +36,12 @@ from typing import Any
 
 from vsgnvc.eval.baselines import EncodeCache, match_bitrate
 from vsgnvc.eval.clips import DEFAULT_BENCHMARK_CLIPS, BenchmarkClip, Clip, benchmark_clip_path, load_clip
-from vsgnvc.eval.codec_run import CodecJob, CodecRun, RateRun, run_codec, run_codec_subprocess
+from vsgnvc.eval.codec_run import AutoencoderRun, CodecJob, CodecRun, RateRun, run_codec, run_codec_subprocess
 from vsgnvc.eval.encoders import ENCODERS
 from vsgnvc.eval.frames import load_y4m
 from vsgnvc.eval.perceptual import FrameMetric, load_perceptual
 from vsgnvc.eval.report import write_report
-from vsgnvc.eval.results import RESULTS_NAME, SCHEMA_VERSION, load_results
+from vsgnvc.eval.results import AUTOENCODER_ONLY, RESULTS_NAME, SCHEMA_VERSION, load_results
 from vsgnvc.eval.score import Reference
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class BenchConfig:
     :param rates: our rate indices; empty means all.
     :param codecs: baselines (subset of :data:`~vsgnvc.eval.encoders.ENCODERS`).
     :param refine: also decode with generative refinement.
+    :param ceiling: also measure the autoencoder-only ceiling (frames through the model's autoencoder alone).
     :param gop: our GOP length (whole latent frames of the model), used for the baselines too; ``None`` is the model's.
     :param tol: bit-rate matching tolerance.
     :param device: device for our codec (``None``: CUDA if present).
@@ -85,6 +88,7 @@ class BenchConfig:
     rates: tuple[int, ...] = ()
     codecs: tuple[str, ...] = tuple(ENCODERS)
     refine: bool = True
+    ceiling: bool = True
     gop: int | None = None
     tol: float = 0.10
     device: str | None = None
@@ -251,6 +255,21 @@ def _ours_rows(base: dict[str, Any], run: RateRun, ref: Reference, keep: bool) -
     return rows
 
 
+def _autoencoder_row(base: dict[str, Any], run: AutoencoderRun, ref: Reference, keep: bool) -> dict[str, Any]:
+    """Score the autoencoder-only pass: nothing is coded, so no rate, bpp or bitstream."""
+    _, decoded = load_y4m(run.decoded)
+    row = {**base, "rate": None, "target_bpp": None, "bpp": None, "bytes": None, "q": None, "within_tol": None,
+           "miss_reason": None, "search_encodes": None, "bitstream": None,
+           "encode_fps": run.encode.fps, "encode_s": run.encode.seconds, "encode_cpu_s": run.encode.cpu_seconds,
+           "encode_peak_rss_mb": run.encode.peak_rss_mb, "encode_cuda_peak_mb": run.encode.cuda_peak_mb,
+           "rss_method": run.encode.rss_method, "codec": AUTOENCODER_ONLY, **ref.score(decoded, run.decoded),
+           "decode_fps": run.decode.fps, "decode_s": run.decode.seconds, "decode_cpu_s": run.decode.cpu_seconds,
+           "decode_peak_rss_mb": run.decode.peak_rss_mb, "decode_cuda_peak_mb": run.decode.cuda_peak_mb}  # fmt: skip
+    if not keep:
+        run.decoded.unlink(missing_ok=True)
+    return row
+
+
 class BenchRun:
     """State of one run: the JSON document and how it is saved."""
 
@@ -325,7 +344,8 @@ def _bench_clip(
                 "frames": clip.num_frames}  # fmt: skip
         stage = OURS
         logger.info("%s %s: our codec (%d frames)", spec.name, label, clip.num_frames)
-        job = CodecJob(source, work / OURS, cfg.model, cfg.rates, cfg.gop, cfg.refine, cfg.device)
+        job = CodecJob(source, work / OURS, cfg.model, cfg.rates, cfg.gop, cfg.refine, cfg.device,
+                       autoencoder_only=cfg.ceiling)  # fmt: skip
         ours = codec_runner(job)
         if run.doc["model"] is None:
             run.doc["model"] = {"name": ours.model_name, "path": ours.model_path, "device": ours.device,
@@ -336,6 +356,8 @@ def _bench_clip(
         info["gop"] = ours.gop
         for r in ours.runs:
             run.doc["points"].extend(_ours_rows(base, r, ref, cfg.keep_decoded))
+        if ours.autoencoder_only is not None:
+            run.doc["points"].append(_autoencoder_row(base, ours.autoencoder_only, ref, cfg.keep_decoded))
         run.save()
     except Exception as exc:
         run.fail(spec.name, label, stage, exc)
@@ -366,8 +388,8 @@ def _bench_clip(
     run.save()
 
 
-_RESULT_SETTINGS = ("frames", "sizes", "model", "rates", "codecs", "refine", "gop", "tol", "device", "with_vmaf",
-                    "allow_upscale")  # fmt: skip
+_RESULT_SETTINGS = ("frames", "sizes", "model", "rates", "codecs", "refine", "ceiling", "gop", "tol", "device",
+                    "with_vmaf", "allow_upscale")  # fmt: skip
 """Settings that change measured points: a run can only be resumed with the same values."""
 
 

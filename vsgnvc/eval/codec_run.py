@@ -7,25 +7,34 @@ metrics. Inside it every phase (encode, plain decode, decode with refinement, pe
 RSS through :mod:`vsgnvc.eval.usage`.
 
 Each rate point writes ``<stem>.r<rate>.gnvc`` and the decoded ``.decoded.y4m`` (and ``.refined.y4m``) into
-the job's work folder; rate is measured on the bytes of the ``.gnvc`` file.
+the job's work folder; rate is measured on the bytes of the ``.gnvc`` file. With ``autoencoder_only`` the clip
+also goes through the model's autoencoder alone (:func:`run_autoencoder`: encode -> decode GOP by GOP, padded and
+cropped as the encoder does, no latent coding, no refinement) into ``<stem>.autoencoder.y4m``: what the plain
+decode would be with lossless latent coding.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vsgnvc.eval.errors import EvalError
 from vsgnvc.eval.usage import PhaseUsage, current_rss_mb, measure
+
+if TYPE_CHECKING:
+    import torch
+
+    from vsgnvc.models.bundle import GnvcModel
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +52,7 @@ class CodecJob:
     :param device: ``"cpu"``, ``"cuda"``, ``"cuda:N"``; ``None`` picks CUDA if present.
     :param warmup: first encode and decode a few frames untimed, so one-off start-up costs (kernel
         selection, lazy imports, allocator growth) do not land on the first measured rate point.
+    :param autoencoder_only: also pass the clip through the model's autoencoder alone (the quality ceiling).
     """
 
     source: Path
@@ -53,6 +63,7 @@ class CodecJob:
     refine: bool = True
     device: str | None = None
     warmup: bool = True
+    autoencoder_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,6 +84,7 @@ class CodecJob:
             refine=bool(d.get("refine", True)),
             device=d.get("device"),
             warmup=bool(d.get("warmup", True)),
+            autoencoder_only=bool(d.get("autoencoder_only", False)),
         )
 
 
@@ -131,6 +143,45 @@ class RateRun:
 
 
 @dataclass(frozen=True)
+class AutoencoderRun:
+    """The clip through the model's autoencoder alone (no latent coding, no refinement).
+
+    :param decoded: the output y4m.
+    :param encode: the autoencoder's encoder (frames -> latents), measured GOP by GOP and totalled
+        (:meth:`~vsgnvc.eval.usage.PhaseUsage.total`).
+    :param decode: its decoder (latents -> output frames), likewise.
+    """
+
+    decoded: Path
+    frames: int
+    width: int
+    height: int
+    encode: PhaseUsage
+    decode: PhaseUsage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decoded": str(self.decoded),
+            "frames": self.frames,
+            "width": self.width,
+            "height": self.height,
+            "encode": self.encode.to_dict(),
+            "decode": self.decode.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AutoencoderRun:
+        return cls(
+            decoded=Path(d["decoded"]),
+            frames=int(d["frames"]),
+            width=int(d["width"]),
+            height=int(d["height"]),
+            encode=PhaseUsage.from_dict(d["encode"]),
+            decode=PhaseUsage.from_dict(d["decode"]),
+        )
+
+
+@dataclass(frozen=True)
 class CodecRun:
     """All rate points of one job.
 
@@ -143,6 +194,7 @@ class CodecRun:
         phase).
     :param runs: one :class:`RateRun` per rate point.
     :param notes: what was skipped and why (e.g. no refiner in the model).
+    :param autoencoder_only: the autoencoder-only pass, when the job asked for it.
     """
 
     model_name: str
@@ -153,6 +205,7 @@ class CodecRun:
     rss_after_load_mb: float
     runs: tuple[RateRun, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    autoencoder_only: AutoencoderRun | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +217,7 @@ class CodecRun:
             "rss_after_load_mb": self.rss_after_load_mb,
             "runs": [r.to_dict() for r in self.runs],
             "notes": list(self.notes),
+            "autoencoder_only": None if self.autoencoder_only is None else self.autoencoder_only.to_dict(),
         }
 
     @classmethod
@@ -177,6 +231,9 @@ class CodecRun:
             rss_after_load_mb=float(d["rss_after_load_mb"]),
             runs=tuple(RateRun.from_dict(r) for r in d["runs"]),
             notes=tuple(d.get("notes", ())),
+            autoencoder_only=(
+                None if d.get("autoencoder_only") is None else AutoencoderRun.from_dict(d["autoencoder_only"])
+            ),
         )
 
 
@@ -188,6 +245,56 @@ def _checked_8bit(frames: list[Any]) -> list[Any]:
     if frames[0][0].dtype != np.uint8:
         raise EvalError(f"decode: expected 8-bit output, got {frames[0][0].dtype}")
     return frames
+
+
+def run_autoencoder(
+    model: GnvcModel, source: Path, output: Path, gop: int, device: torch.device | str | None
+) -> AutoencoderRun:
+    """Pass ``source`` (8-bit 4:2:0 y4m) through ``model``'s autoencoder alone into ``output`` (y4m).
+
+    GOP by GOP, read, padded and cropped exactly as :class:`~vsgnvc.codec.encoder.Encoder` does for a real
+    encode (same header, GOP spans, coded size, time padding and colour conversion), so the output differs from
+    a plain decode only by the latent coding; one GOP is in memory at a time.
+
+    :param gop: frames per GOP (checked against the model's temporal factor).
+    """
+    import torch
+
+    from vsgnvc.api import open_input
+    from vsgnvc.codec.color import yuv_to_rgb
+    from vsgnvc.codec.encoder import Encoder, EncodeSettings
+    from vsgnvc.codec.gop_codec import pad_frames, padded_length
+    from vsgnvc.eval.frames import stream_y4m, y4m_info, y4m_video_info
+
+    num_frames = y4m_info(source).num_frames
+    assert num_frames is not None
+    encoder = Encoder(model, device)
+    info, frames = open_input(source)
+    header = encoder.make_header(info, num_frames, EncodeSettings(gop_size=gop))
+    temporal_factor = model.vae.temporal_factor
+    encode_parts: list[PhaseUsage] = []
+    decode_parts: list[PhaseUsage] = []
+
+    def autoencoded() -> Iterator[Any]:
+        for k in range(header.num_gops):
+            span = header.gop_frames(k)
+            held = list(itertools.islice(frames, len(span)))
+            if len(held) != len(span):
+                raise EvalError(f"autoencoder: {source.name} ended after {span.start + len(held)} of {num_frames}")
+            rgb = [yuv_to_rgb(f, info.pix_fmt, info.color_range, info.matrix) for f in held]
+            clip = pad_frames(torch.stack(rgb, 1), header.coded_height, header.coded_width,
+                              padded_length(len(span), temporal_factor)).to(encoder.device)  # fmt: skip
+            with torch.inference_mode():
+                latents, usage = measure(functools.partial(model.vae.encode, clip[None]), len(span), encoder.device)
+            encode_parts.append(usage)
+            out, usage = measure(functools.partial(encoder.to_frames, latents, info, len(span)), len(span),
+                                 encoder.device)  # fmt: skip
+            decode_parts.append(usage)
+            yield from _checked_8bit(out)
+
+    stream_y4m(output, y4m_video_info(info.width, info.height, info.fps, num_frames), autoencoded())
+    return AutoencoderRun(output, num_frames, info.width, info.height, PhaseUsage.total(encode_parts),
+                          PhaseUsage.total(decode_parts))  # fmt: skip
 
 
 def run_codec(job: CodecJob) -> CodecRun:
@@ -237,6 +344,15 @@ def run_codec(job: CodecJob) -> CodecRun:
             decode(warm, True)
         warm.unlink()
     rss_after_load = current_rss_mb()
+    autoencoder_only = None
+    if job.autoencoder_only:
+        output = job.workdir / f"{stem}.autoencoder.y4m"
+        logger.info("gnvc autoencoder only: %d frames of %dx%d", info.num_frames, info.width, info.height)
+        autoencoder_only = run_autoencoder(model, job.source, output, gop, device)
+        logger.info(
+            "gnvc autoencoder only: encode %.2f fps, decode %.2f fps",
+            autoencoder_only.encode.fps, autoencoder_only.decode.fps,
+        )  # fmt: skip
     runs: list[RateRun] = []
     for rate in rates:
         out = job.workdir / f"{stem}.r{rate}.gnvc"
@@ -288,6 +404,7 @@ def run_codec(job: CodecJob) -> CodecRun:
         rss_after_load_mb=rss_after_load,
         runs=tuple(runs),
         notes=tuple(notes),
+        autoencoder_only=autoencoder_only,
     )
 
 

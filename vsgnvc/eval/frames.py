@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -180,10 +180,15 @@ def save_y4m(path: Path, frames: Sequence[Frame], fps: Fraction) -> Path:
     """Write 8-bit 4:2:0 ``frames`` to ``path`` (under a temporary name, renamed when complete); returns ``path``."""
     path = Path(path)
     y = check_yuv420(frames, f"save_y4m {path.name}")[0][0]
-    info = y4m_video_info(y.shape[1], y.shape[0], fps, len(frames))
-    with atomic_output(path) as tmp, tmp.open("wb") as f:
-        write_y4m(f, info, frames)
+    stream_y4m(path, y4m_video_info(y.shape[1], y.shape[0], fps, len(frames)), frames)
     return path
+
+
+def stream_y4m(path: Path, info: VideoInfo, frames: Iterable[Frame]) -> int:
+    """Write ``frames`` as they come (a generator holds only what it yields) to ``path``, under a temporary name
+    renamed when complete (an exception while iterating leaves nothing at ``path``); returns the frame count."""
+    with atomic_output(Path(path)) as tmp, tmp.open("wb") as f:
+        return write_y4m(f, info, frames)
 
 
 def load_y4m(path: Path) -> tuple[VideoInfo, list[Frame]]:

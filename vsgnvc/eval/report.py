@@ -6,8 +6,12 @@ time (after editing the report code, or on a partial run). Files written into th
 * ``points.csv``: one row per (clip, size, codec, rate point) with rate, every metric, speed and memory;
 * ``bd_rate.csv``: BD-rate of every codec against each anchor, per clip, size and metric (or why it is
   undefined: too few distinct points, a non-monotone curve, no overlap);
-* ``plots/rd_<metric>.png``: RD curves, one panel per clip and size, one line per codec;
-* ``summary.md``: mean BD-rates, speed and memory, every point, failures and notes.
+* ``plots/rd_<metric>.png``: RD curves, one panel per clip and size, one line per codec, the autoencoder-only
+  ceiling as a dashed horizontal line;
+* ``summary.md``: mean BD-rates, the autoencoder-only ceiling, speed and memory, every point, failures and notes.
+
+The ceiling's rows (codec :data:`~vsgnvc.eval.results.AUTOENCODER_ONLY`) have no rate: they take no part in
+curves or BD-rates.
 
 BD-rate uses :func:`~vsgnvc.eval.bdrate.bd_rate` (PCHIP, percent; negative means fewer bits at equal quality)
 on all real points of a curve, whether or not the bit-rate match hit its tolerance (a miss is still a real
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from vsgnvc.eval.bdrate import bd_rate
-from vsgnvc.eval.results import load_results
+from vsgnvc.eval.results import AUTOENCODER_ONLY, load_results
 from vsgnvc.eval.score import METRICS, MetricInfo
 
 logger = logging.getLogger(__name__)
@@ -35,11 +39,12 @@ logger = logging.getLogger(__name__)
 RD_METRICS: tuple[MetricInfo, ...] = tuple(m for m in METRICS if m.rd)
 _FIRST_COLUMNS = ("clip", "size", "width", "height", "frames", "codec", "rate", "target_bpp", "bpp", "bytes", "q",
                   "within_tol", "miss_reason")  # fmt: skip
-_CODEC_ORDER = ("gnvc", "gnvc-refined", "x264", "x265", "svtav1", "vvenc")
-_COLOURS = {"gnvc": "#1f77b4", "gnvc-refined": "#d62728", "x264": "#7f7f7f", "x265": "#2ca02c",
-            "svtav1": "#9467bd", "vvenc": "#ff7f0e"}  # fmt: skip
-_CODEC_LABELS = {"gnvc": "gnvc (no refinement)", "gnvc-refined": "gnvc (refined)", "x264": "x264 veryslow",
-                 "x265": "x265 veryslow", "svtav1": "SVT-AV1 p4", "vvenc": "VVenC medium"}  # fmt: skip
+_CODEC_ORDER = (AUTOENCODER_ONLY, "gnvc", "gnvc-refined", "x264", "x265", "svtav1", "vvenc")
+_COLOURS = {AUTOENCODER_ONLY: "#17becf", "gnvc": "#1f77b4", "gnvc-refined": "#d62728", "x264": "#7f7f7f",
+            "x265": "#2ca02c", "svtav1": "#9467bd", "vvenc": "#ff7f0e"}  # fmt: skip
+_CODEC_LABELS = {AUTOENCODER_ONLY: "gnvc autoencoder only (ceiling)", "gnvc": "gnvc (no refinement)",
+                 "gnvc-refined": "gnvc (refined)", "x264": "x264 veryslow", "x265": "x265 veryslow",
+                 "svtav1": "SVT-AV1 p4", "vvenc": "VVenC medium"}  # fmt: skip
 
 
 def _codec_key(codec: str) -> tuple[int, str]:
@@ -93,7 +98,7 @@ def bd_rates(points: Sequence[dict[str, Any]], anchors: Sequence[str]) -> list[d
             if anchor not in codecs:
                 continue
             for codec in sorted(codecs, key=_codec_key):
-                if codec == anchor:
+                if codec in (anchor, AUTOENCODER_ONLY):
                     continue
                 for m in RD_METRICS:
                     ra, qa = curve(codecs[anchor], m.key)
@@ -165,6 +170,10 @@ def plot_rd(doc: dict[str, Any], folder: Path) -> list[Path]:
                 x, y = curve(groups[(size, clip)][codec], m.key)
                 if x:
                     ax.plot(x, y, marker="o", ms=4, color=_COLOURS.get(codec), label=_CODEC_LABELS.get(codec, codec))
+            for p in groups[(size, clip)].get(AUTOENCODER_ONLY, [])[:1]:
+                if p.get(m.key) is not None and math.isfinite(p[m.key]):
+                    ax.axhline(p[m.key], ls="--", lw=1.2, color=_COLOURS[AUTOENCODER_ONLY],
+                               label=_CODEC_LABELS[AUTOENCODER_ONLY])  # fmt: skip
             ax.set_title(f"{clip} {size}", fontsize=10)
             ax.set_xlabel("bits per pixel")
             ax.set_ylabel(m.label + ("" if m.higher_is_better else "  (lower is better)"))
@@ -225,14 +234,39 @@ def _bd_section(doc: dict[str, Any], means: BdMeans) -> list[str]:
     return lines
 
 
+_DIGITS = {"ms_ssim": 4, "lpips": 4, "dists": 4, "tof": 3}
+
+
+def _ceiling_section(doc: dict[str, Any]) -> list[str]:
+    """Mean over clips of the autoencoder-only ceiling, per size (per clip: in "Every point")."""
+    ceiling = [p for p in doc["points"] if p["codec"] == AUTOENCODER_ONLY]
+    if not ceiling:
+        return []
+    metrics = [m for m in RD_METRICS if any(p.get(m.key) is not None for p in ceiling)]
+    lines = ["## Autoencoder-only ceiling", "",
+             "The clips through the model's autoencoder alone (encode -> decode GOP by GOP as the encoder pads "
+             "them; no latent coding, no refinement): what our plain decode would be with lossless latent coding. "
+             "Mean over clips.", "",
+             "| size | clips | " + " | ".join(m.label for m in metrics) + " |",
+             "|---" * (len(metrics) + 2) + "|"]  # fmt: skip
+    for size in sorted({p["size"] for p in ceiling}, key=_size_key):
+        pts = [p for p in ceiling if p["size"] == size]
+        cells = []
+        for m in metrics:
+            values = [float(p[m.key]) for p in pts if p.get(m.key) is not None and math.isfinite(p[m.key])]
+            cells.append(_fmt(statistics.fmean(values) if values else None, _DIGITS.get(m.key, 2)))
+        lines.append(f"| {size} | {len(pts)} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _speed_section(doc: dict[str, Any]) -> list[str]:
     points = doc["points"]
     sizes = sorted({p["size"] for p in points}, key=_size_key)
     lines = ["## Speed and memory", "",
              "Our codec: median fps over clips and rate points, peak RSS the maximum (MiB, a fresh worker process "
              "holding Python, torch and the model; each encode/decode measured separately). Decode+refine is the "
-             "whole decode with generative refinement. Baselines: wall-time fps of the final matched encode "
-             "through ffmpeg (CPU seconds in points.csv).", "",
+             "whole decode with generative refinement; autoencoder only: its encoder and decoder alone. Baselines: "
+             "wall-time fps of the final matched encode through ffmpeg (CPU seconds in points.csv).", "",
              "| size | codec | encode fps | decode fps | peak RSS encode | peak RSS decode | CUDA peak enc / dec |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for size in sizes:
@@ -255,9 +289,10 @@ def _speed_section(doc: dict[str, Any]) -> list[str]:
 
 def _points_section(doc: dict[str, Any]) -> list[str]:
     lines = ["## Every point", "",
-             "bpp from real bytes; a baseline's (±x %) is its distance from our bpp, **reason** when the match "
-             "missed the tolerance. PSNR per frame then averaged; MS-SSIM 5-scale on RGB; WE = warping error on "
-             "the source's DIS flow (0-255 squared; floor = the source's own); tOF in pixels.", ""]  # fmt: skip
+             "bpp from real bytes (none for the autoencoder-only ceiling: nothing is coded); a baseline's (±x %) is "
+             "its distance from our bpp, **reason** when the match missed the tolerance. PSNR per frame then "
+             "averaged; MS-SSIM 5-scale on RGB; WE = warping error on the source's DIS flow (0-255 squared; floor = "
+             "the source's own); tOF in pixels.", ""]  # fmt: skip
     clip_info = {(c["size"], c["clip"]): c for c in doc.get("clips", [])}
     perceptual = [k for k in ("lpips", "dists") if any(p.get(k) is not None for p in doc["points"])]
     for (size, clip), codecs in sorted(_groups(doc["points"]).items(), key=lambda kv: (_size_key(kv[0][0]), kv[0][1])):
@@ -269,14 +304,14 @@ def _points_section(doc: dict[str, Any]) -> list[str]:
                   + "".join(f"{k.upper()} | " for k in perceptual),
                   "|---" * (10 + len(perceptual)) + "|"]  # fmt: skip
         for codec in sorted(codecs, key=_codec_key):
-            for p in sorted(codecs[codec], key=lambda p: p["bpp"]):
-                bpp = f"{p['bpp']:.4f}"
+            for p in sorted(codecs[codec], key=lambda p: -1.0 if p["bpp"] is None else p["bpp"]):
+                bpp = _fmt(p["bpp"], 4)
                 if p.get("target_bpp"):
                     bpp += f" ({p['bpp'] / p['target_bpp'] - 1:+.0%})"
                     if not p.get("within_tol"):
                         bpp += f" **{p.get('miss_reason')}**"
                 lines.append(
-                    f"| {_CODEC_LABELS.get(codec, codec)} | {p['rate']} | {bpp} | {_fmt(p.get('q'), 2)} "
+                    f"| {_CODEC_LABELS.get(codec, codec)} | {_fmt(p['rate'], 0)} | {bpp} | {_fmt(p.get('q'), 2)} "
                     f"| {_fmt(p.get('psnr_yuv'), 2)} | {_fmt(p.get('psnr_rgb'), 2)} | {_fmt(p.get('ms_ssim'), 4)} "
                     f"| {_fmt(p.get('vmaf'), 2)} | {_fmt(p.get('warping_error'), 2)} | {_fmt(p.get('tof'), 3)} | "
                     + "".join(f"{_fmt(p.get(k), 4)} | " for k in perceptual)
@@ -301,6 +336,7 @@ def summary_markdown(doc: dict[str, Any], bd_rows: Sequence[dict[str, Any]]) -> 
         "",
     ]
     lines += _bd_section(doc, bd_means(bd_rows))
+    lines += _ceiling_section(doc)
     lines += _speed_section(doc)
     lines += _points_section(doc)
     if doc.get("failures"):

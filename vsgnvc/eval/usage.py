@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,23 @@ class PhaseUsage:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "fps": self.fps}
+
+    @classmethod
+    def total(cls, parts: Sequence[PhaseUsage]) -> PhaseUsage:
+        """One phase measured in parts (e.g. GOP by GOP): frames and times add up, peaks are the largest part's
+        (each part's peak counts from its own reset, so the largest is the phase's peak)."""
+        if not parts:
+            raise ValueError("PhaseUsage.total: no parts")
+        methods = {p.rss_method for p in parts}
+        cuda = [p.cuda_peak_mb for p in parts if p.cuda_peak_mb is not None]
+        return cls(
+            frames=sum(p.frames for p in parts),
+            seconds=sum(p.seconds for p in parts),
+            cpu_seconds=sum(p.cpu_seconds for p in parts),
+            peak_rss_mb=max(p.peak_rss_mb for p in parts),
+            rss_method=methods.pop() if len(methods) == 1 else RSS_LIFETIME,
+            cuda_peak_mb=max(cuda) if cuda else None,
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PhaseUsage:
