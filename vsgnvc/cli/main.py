@@ -262,7 +262,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         json.dump(summary, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         sys.stdout.flush()
-        return EXIT_DAMAGED if damage is not None else 0
+        return _report_damage(damage) if damage is not None else 0
     fps = h.fps_num / h.fps_den
     cuts = sum(g["scene_cut"] for g in gops)
     lines = [
@@ -270,7 +270,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  {h.width}x{h.height} (coded {h.coded_width}x{h.coded_height}) {h.pix_fmt.name} "
         f"range={'full' if h.color_range else 'limited'} matrix={h.matrix} transfer={h.transfer} primaries={h.primaries}",
         f"  {h.num_frames} frames at {h.fps_num}/{h.fps_den} fps ({h.num_frames / fps:.2f} s), "
-        f"{len(gops)} GOPs of at most {h.gop_size} ({cuts} at scene cuts), rate {h.rate_index}",
+        f"{len(gops)} GOP{'' if len(gops) == 1 else 's'} of at most {h.gop_size} ({cuts} at scene cuts), rate {h.rate_index}",
         f"  model {h.model_name} weights {h.weights_hash.hex()}  encoder {h.encoder}  format v{version}",
         f"  refine: {h.refine}",
         f"  {size} bytes, {bpp:.4f} bpp, {bpp * h.width * h.height * fps / 1000:.1f} kbit/s",
