@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import subprocess
@@ -43,9 +44,9 @@ def small_header(**overrides: object) -> SequenceHeader:
 def random_gops(header: SequenceHeader, seed: int, cuts: tuple[int, ...] = ()) -> list[GopRecord]:
     """GOPs of ``gop_size`` frames, with a new GOP (flagged as a scene cut) at each of ``cuts``."""
     rng = random.Random(seed)
-    bounds = sorted({s.start for s in grid_spans(header.num_frames, header.gop_size)} | set(cuts)) + [header.num_frames]
+    bounds = [*sorted({s.start for s in grid_spans(header.num_frames, header.gop_size)} | set(cuts)), header.num_frames]
     gops = []
-    for k, frames in enumerate(range(a, b) for a, b in zip(bounds, bounds[1:])):
+    for k, frames in enumerate(range(a, b) for a, b in itertools.pairwise(bounds)):
         latents = tuple(
             tuple(rng.randbytes(rng.randint(0, 300)) for _ in range(rng.randint(1, 3)))
             for _ in range(1 + (len(frames) - 1) // 4 + 1)

@@ -190,7 +190,9 @@ class GnvcWriter:
         if gop.index != self._next_gop:
             raise ValueError(f"GOP {gop.index} written out of order: expected GOP {self._next_gop}")
         if gop.first_frame != self._frames_written:
-            raise ValueError(f"GOP {gop.index} starts at frame {gop.first_frame}, expected frame {self._frames_written}")
+            raise ValueError(
+                f"GOP {gop.index} starts at frame {gop.first_frame}, expected frame {self._frames_written}"
+            )
         if gop.num_frames > self.header.gop_size:
             raise ValueError(f"GOP {gop.index} has {gop.num_frames} frames, the header allows {self.header.gop_size}")
         if gop.first_frame + gop.num_frames > self.header.num_frames:
@@ -402,9 +404,10 @@ class GnvcReader:
             self._read_at(trailer_at, TRAILER.size, "trailer"), trailer_at, self._header_crc, path=path
         )
         gops_at = trailer_at + TRAILER_AT["num_gops"]
-        if version == 1 and num_gops != len(grid_spans(header.num_frames, header.gop_size)):
+        grid = len(grid_spans(header.num_frames, header.gop_size))
+        if version == 1 and num_gops != grid:
             raise GNVCFormatError(
-                f"trailer says {num_gops} GOPs, the header implies {len(grid_spans(header.num_frames, header.gop_size))}",
+                f"trailer says {num_gops} GOPs, the header implies {grid}",
                 path=path,
                 offset=gops_at,
                 field="num_gops",
@@ -476,7 +479,10 @@ class GnvcReader:
         left = self.file_size - offset
         if left < CHUNK_HEADER.size:
             raise GNVCFormatError(
-                f"the file ends {left} bytes into GOP {k}'s chunk header (truncated?)", path=self.path, offset=offset, gop=k
+                f"the file ends {left} bytes into GOP {k}'s chunk header (truncated?)",
+                path=self.path,
+                offset=offset,
+                gop=k,
             )
         tag, length, _ = CHUNK_HEADER.unpack(self._read_at(offset, CHUNK_HEADER.size, f"GOP {k} chunk header"))
         if tag != BlockTag.CHUNK:

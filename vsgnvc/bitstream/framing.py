@@ -7,6 +7,7 @@ a chunk, index or trailer copied from a file with a different header fails its c
 
 from __future__ import annotations
 
+import itertools
 import logging
 import zlib
 from collections.abc import Sequence
@@ -268,7 +269,7 @@ def decode_index(
                 gop=k,
                 field="first_frame",
             )
-    return offsets, tuple(range(a, b) for a, b in zip(frame_bounds, frame_bounds[1:]))
+    return offsets, tuple(range(a, b) for a, b in itertools.pairwise(frame_bounds))
 
 
 def encode_trailer(index_offset: int, num_gops: int, header_crc: int) -> bytes:

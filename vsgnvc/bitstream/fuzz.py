@@ -311,7 +311,9 @@ def salvaged_gops(path: Path) -> tuple[SequenceHeader, list[GopRecord]] | None:
 
 
 def salvage_problem(
-    kind: str, salvaged: tuple[SequenceHeader, list[GopRecord]] | None, reference: tuple[SequenceHeader, list[GopRecord]]
+    kind: str,
+    salvaged: tuple[SequenceHeader, list[GopRecord]] | None,
+    reference: tuple[SequenceHeader, list[GopRecord]],
 ) -> str:
     """Why what the salvaging reader kept is wrong ("" when it is right): it must be the original's first GOPs."""
     if salvaged is None or kind in FORGING_KINDS:

@@ -158,7 +158,8 @@ def decode_gop_payload(
             offset=at["first_frame"],
         )
     if raw["num_frames"] not in frame_counts:
-        allowed = str(frame_counts.start) if len(frame_counts) == 1 else f"in {frame_counts.start}..{frame_counts.stop - 1}"
+        lo, hi = frame_counts.start, frame_counts.stop - 1
+        allowed = str(lo) if lo == hi else f"in {lo}..{hi}"
         raise cur.error(
             f"num_frames is {raw['num_frames']}, expected {allowed}",
             field="num_frames",

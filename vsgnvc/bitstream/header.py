@@ -240,6 +240,7 @@ def min_header_payload(version: int = FORMAT_VERSION) -> int:
     """Fixed fields plus one zero-length varint per text field."""
     return HEADER_FIXED_SIZE + len(header_text_fields(version))
 
+
 _REFINE_FILE_FIELDS = {
     "t_start": "refine_t_start",
     "steps": "refine_steps",

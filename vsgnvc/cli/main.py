@@ -244,7 +244,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         ]  # fmt: skip
     size = args.input.stat().st_size
     # bits per pixel of what decodes: the whole file when intact, the recovered chunks when damaged
-    coded_bytes, coded_frames = (size, h.num_frames) if damage is None else (sum(g["bytes"] for g in gops), reader.num_frames)
+    coded_bytes, coded_frames = (size, h.num_frames)
+    if damage is not None:
+        coded_bytes, coded_frames = sum(g["bytes"] for g in gops), reader.num_frames
     bpp = coded_bytes * 8 / (coded_frames * h.width * h.height) if coded_frames else 0.0
     if args.json:
         summary = {
@@ -255,7 +257,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             "model": h.model_name, "weights_hash": h.weights_hash.hex(), "refine": vars(h.refine),
             "encoder": h.encoder, "bytes": size, "bpp": bpp, "gops": gops,
             "damage": None if damage is None else {
-                "frames_recovered": damage.frames, "gops_recovered": damage.gops, "frames_lost": len(damage.lost_frames),
+                "frames_recovered": damage.frames, "gops_recovered": damage.gops,
+                "frames_lost": len(damage.lost_frames),
                 "problem": damage.problem.detail, "offset": damage.problem.offset, "summary": damage.summary(),
             },
         }  # fmt: skip
@@ -270,7 +273,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"  {h.width}x{h.height} (coded {h.coded_width}x{h.coded_height}) {h.pix_fmt.name} "
         f"range={'full' if h.color_range else 'limited'} matrix={h.matrix} transfer={h.transfer} primaries={h.primaries}",
         f"  {h.num_frames} frames at {h.fps_num}/{h.fps_den} fps ({h.num_frames / fps:.2f} s), "
-        f"{len(gops)} GOP{'' if len(gops) == 1 else 's'} of at most {h.gop_size} ({cuts} at scene cuts), rate {h.rate_index}",
+        f"{len(gops)} GOP{'' if len(gops) == 1 else 's'} of at most {h.gop_size} ({cuts} at scene cuts), "
+        f"rate {h.rate_index}",
         f"  model {h.model_name} weights {h.weights_hash.hex()}  encoder {h.encoder}  format v{version}",
         f"  refine: {h.refine}",
         f"  {size} bytes, {bpp:.4f} bpp, {bpp * h.width * h.height * fps / 1000:.1f} kbit/s",

@@ -126,7 +126,8 @@ class Encoder:
                         cuts.add(n)
                     source.append(frame)
                 for span, cut in split_slot(slot, cuts):
-                    strings, decoded = self.code_gop(source[span.start - slot.start : span.stop - slot.start], info, header)
+                    gop_frames = source[span.start - slot.start : span.stop - slot.start]
+                    strings, decoded = self.code_gop(gop_frames, info, header)
                     nbytes = writer.write_gop(GopRecord(k, span.start, len(span), cut, strings))
                     result.gop_bytes.append(nbytes)
                     if on_reconstruction is not None:

@@ -75,7 +75,8 @@ def decode(
         decoder = Decoder(file, model, device, cache_gops=cache_windows, refine=refine,
                           strength=None if strength is None else float(strength), salvage=True)  # fmt: skip
     if decoder.damage is not None:
-        logger.warning("gnvc.%s: %s; the clip holds the %d frames recovered", FUNC, decoder.damage.summary(), decoder.num_frames)
+        summary = decoder.damage.summary()
+        logger.warning("gnvc.%s: %s; the clip holds the %d frames recovered", FUNC, summary, decoder.num_frames)
     return _source_clip(decoder, Workers(num_streams, device), refine)
 
 
