@@ -27,6 +27,7 @@ from vsgnvc.bitstream import GopRecord, PixelFormatCode, RefineSettings, Sequenc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.support is not installed
 from tests.support.fuzz_bitstream import run_fuzz, synthetic_files, write_synthetic
+from vsgnvc.bitstream.gop import grid_spans
 
 logger = logging.getLogger("fuzz_bitstream")
 
@@ -45,13 +46,11 @@ def paper_protocol_file(path: Path, seed: int) -> Path:
         width=1920, height=1080, coded_width=1920, coded_height=1088, fps_num=50, fps_den=1,
         num_frames=PAPER_FRAMES, pix_fmt=PixelFormatCode.YUV420P8, color_range=0, matrix=1, transfer=1,
         primaries=1, gop_size=PAPER_GOP, rate_index=2, model_name="gnvc-vd-synthetic",
-        weights_hash=rng.randbytes(16), refine=RefineSettings(seed=seed), source_path="/media/uvg/Beauty.y4m",
-        encoder="fuzz_bitstream",
+        weights_hash=rng.randbytes(16), refine=RefineSettings(seed=seed), encoder="fuzz_bitstream",
     )  # fmt: skip
     frame_bytes = int(header.width * header.height * PAPER_BPP / 8)
     gops = []
-    for k in range(header.num_gops):
-        frames = header.gop_frames(k)
+    for k, frames in enumerate(grid_spans(header.num_frames, header.gop_size)):
         latents = 1 + (len(frames) - 1) // WAN_TEMPORAL_STRIDE
         per_latent = frame_bytes * len(frames) // latents
         strings = tuple(

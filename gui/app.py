@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Preview .gnvc bitstreams (source / decoded / refined), .vpy scripts and video files.",
     )
     parser.add_argument("file", nargs="?", type=Path, help=".gnvc, .vpy or any video file")
-    parser.add_argument("--source", type=Path, help="the original of a .gnvc (default: the path in its header)")
+    parser.add_argument("--source", type=Path, help="the original of a .gnvc, to compare with")
     parser.add_argument("--model", type=Path, help="model folder for .gnvc files (default: the shipped model)")
     parser.add_argument("--device", default=None, help="torch device for decoding: cpu, cuda, cuda:1 (default: auto)")
     parser.add_argument("--cache-gops", type=int, default=4, help="decoded GOPs kept in memory (default: 4)")

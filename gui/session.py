@@ -248,10 +248,9 @@ def _open_gnvc(path: Path, options: OpenOptions) -> Session:
 
 def _open_source(decoder: Decoder, explicit: Path | None) -> tuple[Clip | None, str]:
     """The encoder's input as a clip, or why it cannot be shown."""
-    recorded = decoder.header.source_path
-    if explicit is None and not recorded:
-        return None, "the file does not name its source; pass --source"
-    path = Path(explicit) if explicit is not None else Path(recorded)
+    if explicit is None:  # a .gnvc does not record where it was made from
+        return None, "no source given; pass --source to compare with the original"
+    path = Path(explicit)
     if not path.exists():
         return None, f"source {path} not found; pass --source"
     try:

@@ -113,8 +113,6 @@ def encode_file(
             raise ValueError(f"unknown colour field(s): {', '.join(sorted(unknown))}")
         info = replace(info, **color)
     encoder = Encoder(model or GnvcModel.from_pretrained(), device)
-    if settings.source_path == "" and str(source) != "-":
-        settings = replace(settings, source_path=str(Path(source).resolve()))
     with known_length(info, frames, source, output.parent) as (info, frames):
         return encoder.encode(info, frames, output, info.num_frames, settings, overwrite=overwrite, progress=progress)
 

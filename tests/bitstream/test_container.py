@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import subprocess
@@ -22,6 +23,7 @@ from vsgnvc.bitstream import (
     read_header,
 )
 from vsgnvc.bitstream.framing import HEADER_BLOCK_OVERHEAD
+from vsgnvc.bitstream.gop import grid_spans
 from vsgnvc.bitstream.header import encode_header
 from vsgnvc.bitstream.layout import FILE_PREAMBLE, TRAILER, index_size
 
@@ -33,22 +35,23 @@ def small_header(**overrides: object) -> SequenceHeader:
         "primaries": 9, "sar_num": 4, "sar_den": 3, "gop_size": 8, "rate_index": 4, "model_name": "gnvc-vd-s",
         "weights_hash": bytes.fromhex("00112233445566778899aabbccddeeff"),
         "refine": RefineSettings(enabled=True, t_start=0.65, steps=4, window=5, overlap=1, seed=2**63 + 5),
-        "source_path": "/media/clips/bikes ünïcode.mp4", "encoder": "vsgnvc 0.1.0",
+        "encoder": "vsgnvc 0.1.0 ünïcode",
     }  # fmt: skip
     values.update(overrides)
     return SequenceHeader(**values)  # type: ignore[arg-type]
 
 
-def random_gops(header: SequenceHeader, seed: int) -> list[GopRecord]:
+def random_gops(header: SequenceHeader, seed: int, cuts: tuple[int, ...] = ()) -> list[GopRecord]:
+    """GOPs of ``gop_size`` frames, with a new GOP (flagged as a scene cut) at each of ``cuts``."""
     rng = random.Random(seed)
+    bounds = [*sorted({s.start for s in grid_spans(header.num_frames, header.gop_size)} | set(cuts)), header.num_frames]
     gops = []
-    for k in range(header.num_gops):
-        frames = header.gop_frames(k)
+    for k, frames in enumerate(range(a, b) for a, b in itertools.pairwise(bounds)):
         latents = tuple(
             tuple(rng.randbytes(rng.randint(0, 300)) for _ in range(rng.randint(1, 3)))
             for _ in range(1 + (len(frames) - 1) // 4 + 1)
         )
-        gops.append(GopRecord(k, frames.start, len(frames), k == 1, latents))
+        gops.append(GopRecord(k, frames.start, len(frames), frames.start in cuts, latents))
     return gops
 
 
@@ -61,7 +64,7 @@ def write_file(path: Path, header: SequenceHeader, gops: list[GopRecord]) -> lis
 @pytest.fixture
 def stream(tmp_path: Path) -> tuple[Path, SequenceHeader, list[GopRecord], list[int]]:
     header = small_header()
-    gops = random_gops(header, seed=1)
+    gops = random_gops(header, seed=1, cuts=(11,))
     path = tmp_path / "out.gnvc"
     sizes = write_file(path, header, gops)
     return path, header, gops, sizes
@@ -69,11 +72,13 @@ def stream(tmp_path: Path) -> tuple[Path, SequenceHeader, list[GopRecord], list[
 
 def test_round_trip(stream: tuple[Path, SequenceHeader, list[GopRecord], list[int]]) -> None:
     path, header, gops, _ = stream
-    assert header.num_gops == 3 and len(header.gop_frames(2)) == 7  # the last GOP is shorter
     with GnvcReader(path) as reader:
-        assert reader.header == header
-        assert reader.num_gops == 3
+        assert reader.header == header and reader.version == 2
+        # a scene cut at 11 splits the second run of 8 frames; the last GOP is shorter
+        assert reader.spans == (range(0, 8), range(8, 11), range(11, 16), range(16, 23))
+        assert reader.num_gops == 4 and reader.num_frames == 23 and reader.damage is None
         assert list(reader) == gops
+        assert [g.scene_cut for g in gops] == [False, False, True, False]
     assert read_header(path) == header
 
 
@@ -98,10 +103,10 @@ def test_random_access_equals_sequential(stream: tuple[Path, SequenceHeader, lis
     reader = GnvcReader(path)
     try:
         sequential = list(reader)
-        for k in [2, 0, 1, 2, 2, 0]:
+        for k in [2, 0, 1, 3, 2, 0]:
             assert reader.read_gop(k) == sequential[k] == gops[k]
         with pytest.raises(IndexError):
-            reader.read_gop(3)
+            reader.read_gop(len(gops))
         with pytest.raises(IndexError):
             reader.gop_size_bytes(-1)
     finally:
@@ -141,7 +146,7 @@ def test_writes_are_deterministic(tmp_path: Path) -> None:
 
 
 def test_single_frame_single_gop(tmp_path: Path) -> None:
-    header = small_header(num_frames=1, gop_size=1, model_name="", source_path="", encoder="")
+    header = small_header(num_frames=1, gop_size=1, model_name="", encoder="")
     gops = [GopRecord(0, 0, 1, False, ((b"",),))]
     write_file(tmp_path / "one.gnvc", header, gops)
     with GnvcReader(tmp_path / "one.gnvc") as reader:
@@ -206,13 +211,13 @@ def test_close_with_missing_gops_leaves_nothing(tmp_path: Path) -> None:
     writer = GnvcWriter(path, header)
     writer.write_gop(gops[0])
     writer.write_gop(gops[1])
-    with pytest.raises(ValueError, match="only 2 of 3 GOPs"):
+    with pytest.raises(ValueError, match="only 16 of 23 frames"):
         writer.close()
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="aborted"):
         writer.write_gop(gops[2])
     # and the same through the context manager
-    with pytest.raises(ValueError, match="only 0 of 3 GOPs"), GnvcWriter(path, header):
+    with pytest.raises(ValueError, match="only 0 of 23 frames"), GnvcWriter(path, header):
         pass
     assert list(tmp_path.iterdir()) == []
 
@@ -235,14 +240,18 @@ def test_gop_order_and_frame_checks(tmp_path: Path) -> None:
         writer.write_gop(gops[0])
         with pytest.raises(ValueError, match="out of order"):
             writer.write_gop(gops[0])
-        with pytest.raises(ValueError, match=r"header implies 8\.\.15"):
-            writer.write_gop(GopRecord(1, 8, 7, False, ((b"x",),)))
+        with pytest.raises(ValueError, match="GOP 1 starts at frame 9, expected frame 8"):
+            writer.write_gop(GopRecord(1, 9, 7, False, ((b"x",),)))
+        with pytest.raises(ValueError, match="GOP 1 has 9 frames, the header allows 8"):
+            writer.write_gop(GopRecord(1, 8, 9, False, ((b"x",),)))
         with pytest.raises(TypeError):
             writer.write_gop("gop")  # type: ignore[arg-type]
         writer.write_gop(gops[1])
+        with pytest.raises(ValueError, match=r"covers frames 16\.\.23, the header announces 23 frames"):
+            writer.write_gop(GopRecord(2, 16, 8, False, ((b"x",),)))
         writer.write_gop(gops[2])
-        with pytest.raises(ValueError, match=r"out of order|one too many"):
-            writer.write_gop(GopRecord(3, 24, 1, False, ((b"x",),)))
+        with pytest.raises(ValueError, match=r"covers frames 23\.\.23, the header announces 23 frames"):
+            writer.write_gop(GopRecord(3, 23, 1, False, ((b"x",),)))
     with pytest.raises(ValueError, match="closed"):
         writer.write_gop(gops[0])
     with GnvcReader(tmp_path / "out.gnvc") as reader:
@@ -286,9 +295,9 @@ def test_reader_does_not_block_on_a_fifo(tmp_path: Path) -> None:
 def test_future_version_is_refused(stream: tuple[Path, SequenceHeader, list[GopRecord], list[int]]) -> None:
     path, _, _, _ = stream
     data = bytearray(path.read_bytes())
-    data[4] = 2
+    data[4] = 3
     path.write_bytes(bytes(data))
-    with pytest.raises(GNVCFormatError, match="unsupported format version 2") as info:
+    with pytest.raises(GNVCFormatError, match="unsupported format version 3; this reader supports 1, 2") as info:
         GnvcReader(path)
     assert info.value.field == "version" and info.value.offset == 4
 

@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.fuzz_bitstream import FileMap, fix_crcs, map_file, read_everything
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader, GnvcWriter, GopRecord, RefineSettings, SequenceHeader
-from vsgnvc.bitstream.layout import CHUNK_AT, CHUNK_HEADER, INDEX_HEADER, TRAILER_AT
+from vsgnvc.bitstream.gop import grid_spans
+from vsgnvc.bitstream.layout import CHUNK_AT, CHUNK_HEADER, INDEX_ENTRY, INDEX_HEADER, TRAILER_AT
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +22,12 @@ def small_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[FileMap, Path]
     header = SequenceHeader(
         width=64, height=48, coded_width=64, coded_height=48, fps_num=25, fps_den=1, num_frames=7,
         pix_fmt=0, color_range=0, matrix=1, transfer=1, primaries=1, gop_size=3, rate_index=1,
-        model_name="tiny", weights_hash=bytes(range(16)), refine=RefineSettings(seed=99),
-        source_path="src.mp4", encoder="t",
+        model_name="tiny", weights_hash=bytes(range(16)), refine=RefineSettings(seed=99), encoder="t",
     )  # fmt: skip
     rng = random.Random(11)
     path = tmp_path_factory.mktemp("small") / "small.gnvc"
     with GnvcWriter(path, header) as writer:
-        for k in range(header.num_gops):
-            frames = header.gop_frames(k)
+        for k, frames in enumerate(grid_spans(header.num_frames, header.gop_size)):
             # GOP 1 also has a 130-byte string, whose length is a 2-byte varint
             latents = ((rng.randbytes(9), rng.randbytes(3)), (rng.randbytes(130 if k == 1 else 5),))
             writer.write_gop(GopRecord(k, frames.start, len(frames), k == 0, latents))
@@ -141,7 +140,7 @@ def test_header_crc_is_checked_before_the_fields(small_file: tuple[FileMap, Path
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(0, "header_length 0 is outside"), (0xFFFFFFFF, "is outside"), (4000, "runs past the end of the file")],
+    [(0, "header_length 0 is outside 76..588"), (0xFFFFFFFF, "is outside"), (580, "runs past the end of the file")],
 )
 def test_header_length(small_file: tuple[FileMap, Path], tmp_path: Path, value: int, message: str) -> None:
     fmap, _ = small_file
@@ -151,7 +150,7 @@ def test_header_length(small_file: tuple[FileMap, Path], tmp_path: Path, value: 
 
 def test_text_length_past_the_header(small_file: tuple[FileMap, Path], tmp_path: Path) -> None:
     fmap, _ = small_file
-    error = read_damaged(rewrite(fmap, fmap.text_length_at[2], "B", 0x7F), tmp_path / "s.gnvc")
+    error = read_damaged(rewrite(fmap, fmap.text_length_at[1], "B", 0x7F), tmp_path / "s.gnvc")
     assert error.field == "encoder" and "runs past the end" in str(error)
 
 
@@ -203,8 +202,12 @@ def test_index_count_and_offsets(small_file: tuple[FileMap, Path], tmp_path: Pat
     assert read_damaged(rewrite(fmap, count_at, "I", 1_000_000), tmp_path / "i.gnvc").field == "num_entries"
     first = fmap.index_at + INDEX_HEADER.size
     for k, value in [(0, 0), (1, 2**64 - 1), (1, fmap.chunks[0][0]), (2, fmap.index_at), (2, fmap.chunks[1][0] + 3)]:
-        error = read_damaged(rewrite(fmap, first + 8 * k, "Q", value), tmp_path / "i.gnvc")
+        error = read_damaged(rewrite(fmap, first + INDEX_ENTRY.size * k, "Q", value), tmp_path / "i.gnvc")
         assert error.field == "chunk_offset" and error.gop in (k - 1, k), str(error)
+    # first frames 0, 3, 6 of 7 frames in GOPs of at most 3
+    for k, value in [(0, 1), (1, 0), (1, 2), (1, 7), (2, 3), (2, 2**32 - 1), (2, 3 + 3 + 1)]:
+        error = read_damaged(rewrite(fmap, first + INDEX_ENTRY.size * k + 8, "I", value), tmp_path / "i.gnvc")
+        assert error.field == "first_frame" and error.gop in (k - 1, k), str(error)
 
 
 def test_trailer_fields(small_file: tuple[FileMap, Path], tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.support.fuzz_bitstream import synthetic_header
 from vsgnvc.bitstream import GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
-from vsgnvc.bitstream.header import MAX_HEADER_PAYLOAD, decode_header, encode_header
+from vsgnvc.bitstream.gop import grid_spans
+from vsgnvc.bitstream.header import decode_header, encode_header, max_header_payload
 
 BASE = {
     "width": 640,
@@ -37,26 +38,19 @@ def make(**overrides: object) -> SequenceHeader:
     return SequenceHeader(**{**BASE, **overrides})  # type: ignore[arg-type]
 
 
-def test_gops_of_the_paper_protocol() -> None:
-    header = make()
-    assert header.num_gops == 4
-    assert [header.gop_frames(k) for k in range(4)] == [range(0, 25), range(25, 50), range(50, 75), range(75, 96)]
-    with pytest.raises(IndexError):
-        header.gop_frames(4)
-    with pytest.raises(IndexError):
-        header.gop_frames(-1)
+def test_grid_of_the_paper_protocol() -> None:
+    assert grid_spans(96, 25) == (range(0, 25), range(25, 50), range(50, 75), range(75, 96))
 
 
 @pytest.mark.parametrize(("num_frames", "gop_size", "gops"), [(1, 1, 1), (1, 4096, 1), (10, 5, 2), (11, 5, 3)])
-def test_num_gops(num_frames: int, gop_size: int, gops: int) -> None:
-    header = make(num_frames=num_frames, gop_size=gop_size)
-    assert header.num_gops == gops
-    assert sum(len(header.gop_frames(k)) for k in range(gops)) == num_frames
+def test_grid_spans(num_frames: int, gop_size: int, gops: int) -> None:
+    spans = grid_spans(num_frames, gop_size)
+    assert len(spans) == gops and sum(len(s) for s in spans) == num_frames
 
 
 def test_defaults() -> None:
     header = make()
-    assert (header.sar_num, header.sar_den, header.source_path, header.encoder) == (1, 1, "", "")
+    assert (header.sar_num, header.sar_den, header.encoder) == (1, 1, "")
     assert header.refine == RefineSettings(enabled=True, t_start=0.7, steps=5, window=7, overlap=2, seed=0)
 
 
@@ -95,7 +89,6 @@ def test_normalises_numpy_and_int_codes() -> None:
         ({"model_name": "\udc80"}, "model_name"),  # lone surrogate: not encodable
         ({"weights_hash": bytes(15)}, "weights_hash"),
         ({"weights_hash": bytes(32)}, "weights_hash"),
-        ({"source_path": "p" * 4097}, "source_path"),
         ({"encoder": "e" * 256}, "encoder"),
     ],
 )
@@ -128,7 +121,6 @@ def test_limits_are_inclusive() -> None:
         num_frames=10_000_000,
         gop_size=4096,
         model_name="m" * 255,
-        source_path="s" * 4096,
         encoder="e" * 255,
         fps_num=2**32 - 1,
         fps_den=2**32 - 1,
@@ -173,15 +165,23 @@ def test_frozen() -> None:
 def test_payload_round_trip_random_headers() -> None:
     rng = random.Random(7)
     for _ in range(200):
-        header = synthetic_header(rng, source_path=rng.choice(["", "ü" * 2048, "/a/b.mp4"]))
+        header = synthetic_header(rng, encoder=rng.choice(["", "ü" * 127, "vsgnvc 0.1.0"]))
         payload = encode_header(header)
-        assert len(payload) <= MAX_HEADER_PAYLOAD
+        assert len(payload) <= max_header_payload()
         assert decode_header(payload, 12) == header
 
 
+def test_the_header_stores_no_source_path() -> None:
+    """Version 2 has no field for where the source was: files leak no paths and do not depend on them."""
+    assert "source_path" not in {f.name for f in dataclasses.fields(SequenceHeader)}
+    with pytest.raises(TypeError):
+        make(source_path="/home/someone/clip.mp4")
+
+
 def test_largest_header_hits_the_documented_maximum() -> None:
-    header = make(model_name="m" * 255, source_path="s" * 4096, encoder="e" * 255)
-    assert len(encode_header(header)) == MAX_HEADER_PAYLOAD == 4686
+    header = make(model_name="m" * 255, encoder="e" * 255)
+    assert len(encode_header(header)) == max_header_payload() == 588
+    assert max_header_payload(version=1) == 4686  # version 1 had a 4096-byte source_path
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ GNVC_TIMEOUT_MS = 60_000  # a GOP of the tiny model decodes in a few seconds on 
 
 @pytest.fixture(scope="session")
 def gnvc_file(small_clip_y4m: Path, tiny_model, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """13 real frames (96x40) encoded with the tiny model: 2 GOPs (9 + 4 frames); the header names the y4m."""
+    """13 real frames (96x40) encoded with the tiny model: 2 GOPs (9 + 4 frames)."""
     from vsgnvc.api import encode_file
 
     out = tmp_path_factory.mktemp("gnvc") / "bikes.gnvc"

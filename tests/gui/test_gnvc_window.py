@@ -27,11 +27,11 @@ TIMEOUT = 60_000
 
 
 @pytest.fixture(scope="module")
-def window(qapp, gnvc_file: Path, tiny_model_dir: Path):
+def window(qapp, gnvc_file: Path, small_clip_y4m: Path, tiny_model_dir: Path):
     win = MainWindow(OpenOptions(model_dir=tiny_model_dir, device="cpu"))
     win.resize(900, 600)
     win.show()
-    win.open_path(gnvc_file)
+    win.open_path(gnvc_file, source=small_clip_y4m)
     yield win
     win.close()
     win.deleteLater()

@@ -51,7 +51,7 @@ def test_cut_windows_and_bits(cut_gnvc: Path, tiny_model) -> None:
 
 def test_timeline_marks_the_cut(qtbot, make_window, cut_gnvc: Path) -> None:
     win = make_window()
-    win.open_path(cut_gnvc)
+    win.open_path(cut_gnvc, source=cut_gnvc.with_suffix(".y4m"))
     qtbot.waitUntil(lambda: win.shown_frame == 0 and not win.busy, timeout=60_000)
     marks: TimelineMarks = win.timeline.marks
     assert marks.cuts == (9,) and marks.gop_starts == (0, 9) and 9 in marks.window_starts

@@ -4,7 +4,10 @@ Each case mutates a valid file (truncation, bit flips, byte runs, insertions, de
 spliced from another file or swapped, tails of another file, structural fields rewritten to absurd
 values with or without recomputed CRC32s), writes it to a scratch path, and reads it back
 completely. The only acceptable outcomes are a clean read and :class:`GNVCFormatError`; anything
-else, or a case that runs past its time limit, is a reader bug.
+else, or a case that runs past its time limit, is a reader bug. Each case is also read by the
+salvaging reader, which must keep only GOPs identical to the original's first GOPs (unless the
+mutation could forge valid data: a rewritten field with recomputed CRC32s, or chunks of a file whose
+header is byte-identical).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from vsgnvc.bitstream.layout import (
     GOP_FIXED_FIELDS,
     HEADER_LENGTH,
     INDEX_ENTRY,
+    INDEX_ENTRY_V1,
     INDEX_HEADER,
     NUM_STRINGS,
     TRAILER,
@@ -113,7 +117,9 @@ def map_file(data: bytes) -> FileMap:
         pos += n
     trailer_at = len(data) - TRAILER.size
     index_at, num_gops, _, _ = TRAILER.unpack_from(data, trailer_at)
-    offsets = [U64.unpack_from(data, index_at + INDEX_HEADER.size + k * INDEX_ENTRY.size)[0] for k in range(num_gops)]
+    offsets = [
+        INDEX_ENTRY.unpack_from(data, index_at + INDEX_HEADER.size + k * INDEX_ENTRY.size)[0] for k in range(num_gops)
+    ]
     bounds = [*offsets, index_at]
     chunks = tuple((bounds[k], bounds[k + 1] - bounds[k]) for k in range(num_gops))
     return FileMap(data, payload_at, length, fields, tuple(text_at), chunks, index_at, trailer_at)
@@ -157,7 +163,9 @@ def structural_fields(fmap: FileMap) -> list[IntField]:
         out.append(IntField(f"string_length[{k}][0][0]", pos + NUM_STRINGS.size, struct.Struct("<B")))
     out.append(IntField("num_entries", fmap.index_at + INDEX_HEADER.size - U32.size, U32))
     for k in range(len(fmap.chunks)):
-        out.append(IntField(f"chunk_offset[{k}]", fmap.index_at + INDEX_HEADER.size + k * INDEX_ENTRY.size, U64))
+        entry_at = fmap.index_at + INDEX_HEADER.size + k * INDEX_ENTRY.size
+        out.append(IntField(f"chunk_offset[{k}]", entry_at, U64))
+        out.append(IntField(f"first_frame[{k}]", entry_at + INDEX_ENTRY_V1.size, U32))
     out.append(IntField("index_offset", fmap.trailer_at + TRAILER_AT["index_offset"], U64))
     out.append(IntField("trailer_num_gops", fmap.trailer_at + TRAILER_AT["num_gops"], U32))
     return out
@@ -287,12 +295,44 @@ def read_everything(path: Path) -> tuple[SequenceHeader, list[GopRecord], list[i
         return reader.header, list(reader), sizes
 
 
+FORGING_KINDS = frozenset({"rewrite_field", "splice_chunk", "splice_tail"})
+"""Mutations that can produce valid data differing from the original (recomputed CRC32s, or chunks from
+a file with a byte-identical header); only these may make the salvaging reader keep changed GOPs."""
+
+
+def salvaged_gops(path: Path) -> tuple[SequenceHeader, list[GopRecord]] | None:
+    """The header and GOPs the salvaging reader keeps, or ``None`` when the header itself is damaged."""
+    try:
+        reader = GnvcReader(path, salvage=True)
+    except GNVCFormatError:
+        return None
+    with reader:
+        return reader.header, list(reader)
+
+
+def salvage_problem(
+    kind: str,
+    salvaged: tuple[SequenceHeader, list[GopRecord]] | None,
+    reference: tuple[SequenceHeader, list[GopRecord]],
+) -> str:
+    """Why what the salvaging reader kept is wrong ("" when it is right): it must be the original's first GOPs."""
+    if salvaged is None or kind in FORGING_KINDS:
+        return ""
+    header, gops = salvaged
+    if header != reference[0]:
+        return "salvage kept a header that differs from the original"
+    if gops != reference[1][: len(gops)]:
+        return f"salvage kept {len(gops)} GOPs that differ from the original's first {len(gops)}"
+    return ""
+
+
 @dataclass(frozen=True)
 class CaseResult:
     kind: str
     outcome: Outcome
     seconds: float
     detail: str
+    salvaged_gops: int = 0  # GOPs the salvaging reader kept
 
 
 @contextmanager
@@ -326,13 +366,20 @@ def run_case(
     scratch.unlink(missing_ok=True)
     scratch.write_bytes(data)
     start = time.perf_counter()
+    salvaged_count = 0
     try:
         with deadline(time_limit):
-            header, gops, _ = read_everything(scratch)
-        same = (header, gops) == reference
-        outcome, detail = (Outcome.CLEAN_SAME if same else Outcome.CLEAN_CHANGED), ""
-    except GNVCFormatError as exc:
-        outcome, detail = Outcome.FORMAT_ERROR, str(exc)
+            try:
+                header, gops, _ = read_everything(scratch)
+                same = (header, gops) == reference
+                outcome, detail = (Outcome.CLEAN_SAME if same else Outcome.CLEAN_CHANGED), ""
+            except GNVCFormatError as exc:
+                outcome, detail = Outcome.FORMAT_ERROR, str(exc)
+            salvaged = salvaged_gops(scratch)
+        salvaged_count = 0 if salvaged is None else len(salvaged[1])
+        problem = salvage_problem(kind, salvaged, reference)
+        if problem:
+            outcome, detail = Outcome.OTHER_ERROR, problem
     except CaseTimeout:
         outcome, detail = Outcome.TIMEOUT, f"no result within {time_limit} s"
     except Exception as exc:
@@ -340,15 +387,19 @@ def run_case(
     seconds = time.perf_counter() - start
     if seconds > time_limit and outcome not in BUG_OUTCOMES:
         outcome, detail = Outcome.TIMEOUT, f"took {seconds:.3f} s (limit {time_limit} s)"
-    return CaseResult(kind, outcome, seconds, detail)
+    return CaseResult(kind, outcome, seconds, detail, salvaged_count)
 
 
 @dataclass
 class FuzzReport:
-    """Counts per outcome (and per mutation kind), the slowest case, and the bug cases."""
+    """Counts per outcome (and per mutation kind), the slowest case, and the bug cases.
+
+    ``salvaged`` counts, per mutation kind, the rejected files from which the salvaging reader still kept GOPs.
+    """
 
     outcomes: Counter[Outcome] = field(default_factory=Counter)
     by_kind: dict[str, Counter[Outcome]] = field(default_factory=dict)
+    salvaged: Counter[str] = field(default_factory=Counter)
     slowest: CaseResult | None = None
     bugs: list[tuple[CaseResult, bytes]] = field(default_factory=list)
     cases: int = 0
@@ -357,6 +408,8 @@ class FuzzReport:
         self.cases += 1
         self.outcomes[result.outcome] += 1
         self.by_kind.setdefault(result.kind, Counter())[result.outcome] += 1
+        if result.outcome == Outcome.FORMAT_ERROR and result.salvaged_gops:
+            self.salvaged[result.kind] += 1
         if self.slowest is None or result.seconds > self.slowest.seconds:
             self.slowest = result
         if result.outcome in BUG_OUTCOMES:
@@ -381,6 +434,7 @@ class FuzzReport:
             "cases": self.cases,
             "outcomes": {o.value: self.outcomes[o] for o in Outcome},
             "by_kind": {k: {o.value: c[o] for o in Outcome} for k, c in sorted(self.by_kind.items())},
+            "salvaged_by_kind": dict(sorted(self.salvaged.items())),
             "slowest_case_s": self.slowest.seconds if self.slowest else None,
             "bugs": len(self.bugs),
         }
@@ -440,7 +494,6 @@ def synthetic_header(rng: random.Random, **overrides: object) -> SequenceHeader:
             steps=rng.randint(1, 100),
             seed=rng.getrandbits(64),
         ),
-        "source_path": rng.choice(["", "/media/clips/bikes.mp4", "C:\\vidéos\\é" * 20]),
         "encoder": "vsgnvc 0.1.0",
     }
     values.update(overrides)
@@ -454,15 +507,20 @@ def synthetic_header(rng: random.Random, **overrides: object) -> SequenceHeader:
 def synthetic_gops(
     header: SequenceHeader, rng: random.Random, *, max_string: int = 48, fixed_shape: bool = False
 ) -> list[GopRecord]:
-    """Random payloads: 1..4 latent frames of 1..3 strings, some empty.
+    """Random payloads: 1..4 latent frames of 1..3 strings, some empty; GOPs of ``gop_size`` frames or
+    fewer (as at scene cuts).
 
-    With ``fixed_shape`` every GOP has 2 latent frames of two ``max_string``-byte strings, so
-    chunks of two such files are interchangeable in size.
+    With ``fixed_shape`` every GOP has ``gop_size`` frames (the last one fewer) and 2 latent frames of two
+    ``max_string``-byte strings, so chunks of two such files are interchangeable in size.
     """
     gops = []
     latents: tuple[tuple[bytes, ...], ...]
-    for k in range(header.num_gops):
-        frames = header.gop_frames(k)
+    spans: list[range] = []
+    while not spans or spans[-1].stop < header.num_frames:
+        start = spans[-1].stop if spans else 0
+        length = header.gop_size if fixed_shape or rng.random() < 0.5 else rng.randint(1, header.gop_size)
+        spans.append(range(start, min(start + length, header.num_frames)))
+    for k, frames in enumerate(spans):
         if fixed_shape:
             latents = tuple((rng.randbytes(max_string), rng.randbytes(max_string)) for _ in range(2))
         else:
@@ -487,7 +545,7 @@ def assemble(header: SequenceHeader, gops: Sequence[GopRecord]) -> bytes:
         offsets.append(size)
         parts.append(chunk)
         size += len(chunk)
-    parts.append(encode_index(offsets, header_crc))
+    parts.append(encode_index(offsets, [gop.first_frame for gop in gops], header_crc))
     parts.append(encode_trailer(size, len(offsets), header_crc))
     return b"".join(parts)
 

@@ -46,6 +46,7 @@ from tests.support.fuzz_bitstream import (
     map_file,
 )
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader, GopRecord, PixelFormatCode, RefineSettings, SequenceHeader
+from vsgnvc.codec.scenecut import gop_slots, split_slot
 
 logger = logging.getLogger(__name__)
 
@@ -228,17 +229,19 @@ def _header_rewrite(seed: Seed, _: Sequence[Seed], rng: random.Random) -> bytes:
 
 
 def _gop_structure(seed: Seed, _: Sequence[Seed], rng: random.Random) -> bytes:
-    """New ``num_frames``/``gop_size`` with GOP records rebuilt to match, filled with the file's latent frames."""
+    """New ``num_frames``/``gop_size`` with GOP records rebuilt to match (some split as at scene cuts), filled
+    with the file's latent frames."""
     pool = [f for g in seed.gops for f in g.latent_frames]
     gop_size = rng.choice([1, 2, 4, 5, 9, 13, 25, seed.header.gop_size, rng.randint(1, MAX_REBUILT_FRAMES)])
     num_frames = rng.randint(1, MAX_REBUILT_FRAMES)
     header = replace(seed.header, gop_size=gop_size, num_frames=num_frames)
+    cuts = {rng.randrange(num_frames) for _ in range(rng.choice([0, 0, 1, 3]))}
+    spans = [span for slot in gop_slots(num_frames, gop_size) for span, _ in split_slot(slot, cuts)]
     gops = []
-    for k in range(header.num_gops):
-        span = header.gop_frames(k)
+    for k, span in enumerate(spans):
         wanted = 1 + -(-(len(span) - 1) // 4) + rng.choice([0, 0, 0, -1, 1])
         frames = tuple(pool[(k + j) % len(pool)] for j in range(max(1, wanted)))
-        gops.append(GopRecord(k, span.start, len(span), rng.random() < 0.3, frames))
+        gops.append(GopRecord(k, span.start, len(span), span.start in cuts or rng.random() < 0.3, frames))
     return assemble(header, gops)
 
 
@@ -281,7 +284,7 @@ class WorkerConfig:
 
 
 def decode_digest(path: Path, model: object, refine: bool | None) -> str:
-    """Decode every frame of ``path`` (the same calls as ``gnvc decode``) and hash the planes."""
+    """Decode every frame of ``path`` (the calls of ``gnvc decode``, without salvaging) and hash the planes."""
     from vsgnvc.codec.decoder import Decoder
 
     digest = hashlib.sha256()

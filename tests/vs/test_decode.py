@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from fractions import Fraction
 
@@ -11,6 +12,7 @@ import torch
 import vapoursynth as vs
 
 from vsgnvc.bitstream import GnvcReader
+from tests.support.fuzz_bitstream import map_file
 from vsgnvc.codec.decoder import Decoder
 from vsgnvc.vs import decode
 from vsgnvc.vs.loading import load_model
@@ -130,10 +132,33 @@ def test_bad_files(tmp_path, encoded, model_dir, other_model_dir):
         decode(garbage, model_path=model_dir)
     assert "\n" not in str(err.value)
     truncated = tmp_path / "truncated.gnvc"
-    truncated.write_bytes(encoded.read_bytes()[:-7])
+    truncated.write_bytes(encoded.read_bytes()[:60])  # inside the header
     with pytest.raises(vs.Error, match=r"^gnvc.decode: cannot decode: "):
         decode(truncated, model_path=model_dir)
     with pytest.raises(vs.Error, match=r"^gnvc.decode: cannot decode: .*written by model 'tiny-test'"):
         decode(encoded, model_path=other_model_dir)
     with pytest.raises(vs.Error, match=r"^gnvc.decode: model_path .* is not a vsgnvc model folder"):
         decode(encoded, model_path=tmp_path)
+
+
+def test_truncated_file_gives_its_complete_gops_with_a_warning(tmp_path, encoded, model_dir, caplog, frame_planes):
+    """Like a source filter on a partial download: the whole GOPs as a shorter clip, and a warning."""
+    with GnvcReader(encoded) as reader:
+        assert reader.spans == (range(0, 9), range(9, 13))
+    chunks = map_file(encoded.read_bytes()).chunks
+    cut_at = chunks[1][0] + chunks[1][1] // 2  # inside GOP 1's chunk
+    truncated = tmp_path / "truncated.gnvc"
+    truncated.write_bytes(encoded.read_bytes()[:cut_at])
+    with caplog.at_level(logging.WARNING, logger="vsgnvc"):
+        clip = decode(truncated, refine=False, model_path=model_dir)
+    assert clip.num_frames == 9
+    summary = f"{truncated} is damaged: 9 of 13 frames recovered (1 complete GOP), frames 9-12 lost"
+    assert f"gnvc.decode: {summary}" in caplog.text
+    intact = decode(encoded, refine=False, model_path=model_dir)
+    for n in (0, 8):
+        got, want = frame_planes(clip.get_frame(n)), frame_planes(intact.get_frame(n))
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+    nothing = tmp_path / "nothing.gnvc"
+    nothing.write_bytes(encoded.read_bytes()[: chunks[0][0] + 20])  # inside GOP 0
+    with pytest.raises(vs.Error, match=r"^gnvc.decode: cannot decode: .* 0 of 13 frames recovered .*nothing to decode"):
+        decode(nothing, model_path=model_dir)

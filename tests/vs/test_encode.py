@@ -46,19 +46,29 @@ def test_random_order_writes_the_in_order_file(src_clip, model_dir, tmp_path, re
 
 
 def test_props(cut_clip, model_dir, tmp_path):
+    """A scene cut inside a slot of 5 frames starts a new GOP, also when frames are requested back to front."""
     out = tmp_path / "cut.gnvc"
     rec = encode(cut_clip, out, gop=5, model_path=model_dir)
-    props = [rec.get_frame(n).props for n in range(rec.num_frames)]
+    props = {n: rec.get_frame(n).props for n in reversed(range(rec.num_frames))}
+    props = [props[n] for n in range(rec.num_frames)]
     assert out.exists()
     with GnvcReader(out) as reader:
-        assert reader.header.gop_size == 5 and reader.num_gops == 3
-        gop_bits = [reader.gop_size_bytes(k) * 8 for k in range(3)]
-        cuts = [reader.read_gop(k).scene_cut for k in range(3)]
-    assert cuts == [False, False, False]  # the cut at frame 9 is inside GOP 1 (frames 5..9)
-    assert [p["GNVCGop"] for p in props] == [n // 5 for n in range(13)]
+        assert reader.header.gop_size == 5 and reader.num_gops == 4
+        # the cut at frame 9 is inside the slot of frames 5..9: GOP 2 starts there
+        assert reader.spans == (range(0, 5), range(5, 9), range(9, 10), range(10, 13))
+        gop_bits = [reader.gop_size_bytes(k) * 8 for k in range(4)]
+        cuts = [reader.read_gop(k).scene_cut for k in range(4)]
+    assert cuts == [False, False, True, False]
+    assert [p["GNVCGop"] for p in props] == [0] * 5 + [1] * 4 + [2] + [3] * 3
     assert [p["GNVCBits"] for p in props][:5] == [gop_bits[0] / 5] * 5
-    assert props[12]["GNVCBits"] == pytest.approx(gop_bits[2] / 3)
-    assert all(p["_Matrix"] == 1 and p["_Range"] == 0 and p["_SceneChangePrev"] == 0 for p in props)
+    assert props[9]["GNVCBits"] == gop_bits[2]
+    assert props[12]["GNVCBits"] == pytest.approx(gop_bits[3] / 3)
+    assert [p["_SceneChangePrev"] for p in props] == [int(n == 9) for n in range(13)]
+    assert all(p["_Matrix"] == 1 and p["_Range"] == 0 for p in props)
+    # the same file as an in-order encode
+    ordered = tmp_path / "ordered.gnvc"
+    encode_clip(cut_clip, ordered, gop=5, model_path=model_dir)
+    assert out.read_bytes() == ordered.read_bytes()
 
 
 def test_scene_cut_at_gop_start_is_flagged(cut_clip, model_dir, tmp_path):

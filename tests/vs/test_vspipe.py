@@ -53,6 +53,17 @@ def test_decode_script(vspipe, ffmpeg_exe, repo, encoded, model_dir, tmp_path):
     check_video(out)
 
 
+def test_decode_script_on_a_truncated_file(vspipe, ffmpeg_exe, repo, encoded, model_dir, tmp_path):
+    """A partial download through vspipe: the complete GOPs come out, and stderr says what was lost."""
+    data = encoded.read_bytes()
+    truncated = tmp_path / "partial.gnvc"
+    truncated.write_bytes(data[: len(data) - 100])  # GOP 1's chunk, the index and trailer are cut
+    out = tmp_path / "decoded.mkv"
+    err = pipe(vspipe, ffmpeg_exe, repo, "decode.vpy", {"src": truncated, "model": model_dir, "refine": 0}, out)
+    assert f"Warning: gnvc.decode: {truncated} is damaged: 9 of 13 frames recovered" in err
+    check_video(out, frames=9)
+
+
 def test_encode_script_then_cli_decode(vspipe, ffmpeg_exe, repo, small_clip_y4m, model_dir, tmp_path):
     gnvc, recon = tmp_path / "clip.gnvc", tmp_path / "recon.mkv"
     pipe(vspipe, ffmpeg_exe, repo, "encode.vpy", {"src": small_clip_y4m, "out": gnvc, "model": model_dir}, recon)

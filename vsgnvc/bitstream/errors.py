@@ -45,7 +45,9 @@ class GNVCFormatError(ValueError):
             where.append(f"byte {offset}")
         prefix = f"{path}: " if path is not None else ""
         suffix = f" ({', '.join(where)})" if where else ""
-        super().__init__(f"{prefix}{what}{suffix}")
+        self.detail = f"{what}{suffix}"
+        """The message without the path: what is wrong and where."""
+        super().__init__(f"{prefix}{self.detail}")
 
     def __reduce__(self) -> tuple[object, ...]:
         # keyword-only arguments would otherwise be lost when pickled across processes

@@ -7,13 +7,14 @@ a chunk, index or trailer copied from a file with a different header fails its c
 
 from __future__ import annotations
 
+import itertools
 import logging
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from vsgnvc.bitstream.errors import GNVCFormatError
-from vsgnvc.bitstream.header import HEADER_FIXED_SIZE, HEADER_TEXT_FIELDS, MAX_HEADER_PAYLOAD
+from vsgnvc.bitstream.header import max_header_payload, min_header_payload
 from vsgnvc.bitstream.layout import (
     CHUNK_AT,
     CHUNK_HEADER,
@@ -25,21 +26,21 @@ from vsgnvc.bitstream.layout import (
     GOP_FIXED_FIELDS,
     HEADER_LENGTH,
     INDEX_ENTRY,
+    INDEX_ENTRY_V1,
     INDEX_HEADER,
     MAX_CHUNK_PAYLOAD,
     NUM_STRINGS,
     PREAMBLE_AT,
+    READABLE_VERSIONS,
     TRAILER,
     TRAILER_AT,
     TRAILER_CRC_SPAN,
     BlockTag,
+    index_entry,
     index_size,
 )
 
 logger = logging.getLogger(__name__)
-
-MIN_HEADER_PAYLOAD = HEADER_FIXED_SIZE + len(HEADER_TEXT_FIELDS)
-"""Fixed fields plus one zero-length varint per text field."""
 
 HEADER_BLOCK_OVERHEAD = HEADER_LENGTH.size + CRC32.size
 """Bytes a header block adds around its payload (length prefix, CRC32)."""
@@ -54,8 +55,8 @@ def encode_preamble() -> bytes:
     return FILE_PREAMBLE.pack(FILE_MAGIC, FORMAT_VERSION, FILE_RESERVED)
 
 
-def check_preamble(data: bytes, *, path: Path | None = None) -> None:
-    """Check magic, version and the reserved bytes of the first ``FILE_PREAMBLE.size`` bytes."""
+def check_preamble(data: bytes, *, path: Path | None = None) -> int:
+    """Check magic, version and the reserved bytes of the first ``FILE_PREAMBLE.size`` bytes; returns the version."""
     if len(data) < FILE_PREAMBLE.size:
         raise GNVCFormatError(f"file is {len(data)} bytes, too small to be a .gnvc file", path=path, offset=0)
     magic, version, reserved = FILE_PREAMBLE.unpack_from(data, 0)
@@ -63,9 +64,9 @@ def check_preamble(data: bytes, *, path: Path | None = None) -> None:
         raise GNVCFormatError(
             f"not a .gnvc file: magic is {magic!r}, expected {FILE_MAGIC!r}", path=path, offset=0, field="file_magic"
         )
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise GNVCFormatError(
-            f"unsupported format version {version}; this reader supports {FORMAT_VERSION}",
+            f"unsupported format version {version}; this reader supports {', '.join(map(str, READABLE_VERSIONS))}",
             path=path,
             offset=PREAMBLE_AT["version"],
             field="version",
@@ -77,6 +78,7 @@ def check_preamble(data: bytes, *, path: Path | None = None) -> None:
             offset=PREAMBLE_AT["reserved"],
             field="reserved",
         )
+    return version
 
 
 def encode_header_block(payload: bytes) -> tuple[bytes, int]:
@@ -85,11 +87,14 @@ def encode_header_block(payload: bytes) -> tuple[bytes, int]:
     return HEADER_LENGTH.pack(len(payload)) + payload + CRC32.pack(crc), crc
 
 
-def check_header_length(length: int, available: int, *, offset: int, path: Path | None = None) -> None:
+def check_header_length(
+    length: int, available: int, *, offset: int, version: int = FORMAT_VERSION, path: Path | None = None
+) -> None:
     """Reject a ``header_length`` outside the valid range or larger than what the file holds."""
-    if not MIN_HEADER_PAYLOAD <= length <= MAX_HEADER_PAYLOAD:
+    lo, hi = min_header_payload(version), max_header_payload(version)
+    if not lo <= length <= hi:
         raise GNVCFormatError(
-            f"header_length {length} is outside {MIN_HEADER_PAYLOAD}..{MAX_HEADER_PAYLOAD}",
+            f"header_length {length} is outside {lo}..{hi}",
             path=path,
             offset=offset,
             field="header_length",
@@ -172,8 +177,9 @@ def split_chunk(chunk: bytes, offset: int, header_crc: int, *, gop: int, path: P
     return payload
 
 
-def encode_index(offsets: Sequence[int], header_crc: int) -> bytes:
-    body = INDEX_HEADER.pack(BlockTag.INDEX, len(offsets)) + b"".join(INDEX_ENTRY.pack(o) for o in offsets)
+def encode_index(offsets: Sequence[int], first_frames: Sequence[int], header_crc: int) -> bytes:
+    entries = b"".join(INDEX_ENTRY.pack(o, f) for o, f in zip(offsets, first_frames, strict=True))
+    body = INDEX_HEADER.pack(BlockTag.INDEX, len(offsets)) + entries
     return body + CRC32.pack(zlib.crc32(body, header_crc))
 
 
@@ -185,16 +191,24 @@ def decode_index(
     num_gops: int,
     first_chunk: int,
     index_offset: int,
+    num_frames: int,
+    gop_size: int,
+    version: int = FORMAT_VERSION,
     path: Path | None = None,
-) -> tuple[int, ...]:
-    """Check the index block and return the chunk offsets.
+) -> tuple[tuple[int, ...], tuple[range, ...]]:
+    """Check the index block; returns the chunk offsets and the frames of each GOP.
 
     The offsets must start right after the header, grow by at least ``MIN_CHUNK_SIZE`` and at most
-    ``MAX_CHUNK_SIZE``, and leave room for the last chunk before the index.
+    ``MAX_CHUNK_SIZE``, and leave room for the last chunk before the index. The first frames must
+    start at 0 and give every GOP 1..``gop_size`` frames up to ``num_frames``. Version 1 entries hold
+    only the offset: its GOPs are ``gop_size`` frames each (``grid_spans``).
     """
-    if len(data) != index_size(num_gops):
+    entry = index_entry(version)
+    if len(data) != index_size(num_gops, version):
         raise GNVCFormatError(
-            f"index is {len(data)} bytes, {num_gops} GOPs need {index_size(num_gops)}", path=path, offset=offset
+            f"index is {len(data)} bytes, {num_gops} GOPs need {index_size(num_gops, version)}",
+            path=path,
+            offset=offset,
         )
     body, (crc,) = data[: -CRC32.size], CRC32.unpack_from(data, len(data) - CRC32.size)
     check_crc(crc, body, header_crc, "index", offset=offset + len(body), field="index_crc32", path=path)
@@ -205,18 +219,21 @@ def decode_index(
         )
     if count != num_gops:
         raise GNVCFormatError(
-            f"index lists {count} GOPs, the header implies {num_gops}",
+            f"index lists {count} GOPs, the trailer says {num_gops}",
             path=path,
             offset=offset + len(BlockTag.INDEX.value),
             field="num_entries",
         )
-    offsets = tuple(value for (value,) in INDEX_ENTRY.iter_unpack(memoryview(body)[INDEX_HEADER.size :]))
+    entries = list(entry.iter_unpack(memoryview(body)[INDEX_HEADER.size :]))
+    offsets = tuple(e[0] for e in entries)
+    first_frames = tuple(e[1] for e in entries) if version > 1 else tuple(range(0, num_frames, gop_size))
+    entry_at = [offset + INDEX_HEADER.size + k * entry.size for k in range(count)]
     bounds = (*offsets, index_offset)
     if offsets[0] != first_chunk:
         raise GNVCFormatError(
             f"first chunk_offset is {offsets[0]}, the header ends at {first_chunk}",
             path=path,
-            offset=offset + INDEX_HEADER.size,
+            offset=entry_at[0],
             gop=0,
             field="chunk_offset",
         )
@@ -227,11 +244,32 @@ def decode_index(
                 f"chunk_offset entries give GOP {k} {size} bytes (valid: {MIN_CHUNK_SIZE}..{MAX_CHUNK_SIZE}, "
                 f"offsets must increase and stay before the index at {index_offset})",
                 path=path,
-                offset=offset + INDEX_HEADER.size + k * INDEX_ENTRY.size,
+                offset=entry_at[k],
                 gop=k,
                 field="chunk_offset",
             )
-    return offsets
+    frame_bounds = (*first_frames, num_frames)
+    first_frame_at = INDEX_ENTRY_V1.size  # after chunk_offset
+    if first_frames[0] != 0:
+        raise GNVCFormatError(
+            f"GOP 0 starts at frame {first_frames[0]}, expected 0",
+            path=path,
+            offset=entry_at[0] + first_frame_at,
+            gop=0,
+            field="first_frame",
+        )
+    for k in range(count):
+        length = frame_bounds[k + 1] - frame_bounds[k]
+        if not 1 <= length <= gop_size:
+            raise GNVCFormatError(
+                f"first_frame entries give GOP {k} {length} frames (valid: 1..{gop_size}, "
+                f"first frames must increase and stay below num_frames {num_frames})",
+                path=path,
+                offset=entry_at[k] + first_frame_at,
+                gop=k,
+                field="first_frame",
+            )
+    return offsets, tuple(range(a, b) for a, b in itertools.pairwise(frame_bounds))
 
 
 def encode_trailer(index_offset: int, num_gops: int, header_crc: int) -> bytes:

@@ -40,9 +40,10 @@ class GopRecord:
 
     Args:
         index (`int`): GOP number k, 0-based.
-        first_frame (`int`): first displayed frame of the GOP; must equal ``header.gop_frames(k).start``.
-        num_frames (`int`): displayed frames in the GOP, 1..4096; must equal ``len(header.gop_frames(k))``.
-        scene_cut (`bool`): the encoder detected a scene cut at ``first_frame``.
+        first_frame (`int`): first displayed frame of the GOP: the frame after the previous GOP (0 for GOP 0).
+        num_frames (`int`): displayed frames in the GOP, 1..4096, at most the header's ``gop_size``.
+        scene_cut (`bool`): a new shot starts at ``first_frame`` (the encoder started this GOP there
+            because it detected a scene cut).
         latent_frames (`tuple[tuple[bytes, ...], ...]`): one entry per latent frame (1..1024), each a
             tuple of 1..8 entropy-coded strings, e.g. ``(y_bytes, z_bytes)``. Lists, ``bytearray`` and
             ``memoryview`` are accepted and stored as tuples of ``bytes``.
@@ -89,6 +90,14 @@ def _normalise_latents(owner: str, frames: object) -> LatentFrames:
     return tuple(out)
 
 
+def grid_spans(num_frames: int, gop_size: int) -> tuple[range, ...]:
+    """Consecutive runs of ``gop_size`` frames covering ``num_frames`` (the last one may be shorter).
+
+    The GOPs of a version 1 file, and the slots the encoder splits at scene cuts.
+    """
+    return tuple(range(start, min(start + gop_size, num_frames)) for start in range(0, num_frames, gop_size))
+
+
 def encode_gop_payload(gop: GopRecord) -> bytes:
     """Serialise a chunk payload (without the chunk header).
 
@@ -113,7 +122,8 @@ def decode_gop_payload(
     base_offset: int,
     *,
     expected_index: int,
-    expected_frames: range,
+    first_frame: int,
+    frame_counts: range,
     path: Path | None = None,
 ) -> GopRecord:
     """Parse a chunk payload that has already passed its CRC check.
@@ -121,8 +131,10 @@ def decode_gop_payload(
     Args:
         payload (`bytes`): the chunk payload.
         base_offset (`int`): absolute file offset of ``payload[0]``, for error messages.
-        expected_index (`int`): the GOP number the index says this chunk holds.
-        expected_frames (`range`): ``header.gop_frames(expected_index)``.
+        expected_index (`int`): the GOP number the index (or the chunks before) says this chunk holds.
+        first_frame (`int`): the first frame it must start at.
+        frame_counts (`range`): the ``num_frames`` values allowed: one value when the index fixes it,
+            ``1..limit`` when the chunks are scanned without an index.
         path (`Path`, *optional*): the file, for error messages.
 
     Raises:
@@ -139,15 +151,17 @@ def decode_gop_payload(
         raise cur.error(
             f"gop_index is {raw['gop_index']}, expected {expected_index}", field="gop_index", offset=at["gop_index"]
         )
-    if raw["first_frame"] != expected_frames.start:
+    if raw["first_frame"] != first_frame:
         raise cur.error(
-            f"first_frame is {raw['first_frame']}, the header implies {expected_frames.start}",
+            f"first_frame is {raw['first_frame']}, expected {first_frame}",
             field="first_frame",
             offset=at["first_frame"],
         )
-    if raw["num_frames"] != len(expected_frames):
+    if raw["num_frames"] not in frame_counts:
+        lo, hi = frame_counts.start, frame_counts.stop - 1
+        allowed = str(lo) if lo == hi else f"in {lo}..{hi}"
         raise cur.error(
-            f"num_frames is {raw['num_frames']}, the header implies {len(expected_frames)}",
+            f"num_frames is {raw['num_frames']}, expected {allowed}",
             field="num_frames",
             offset=at["num_frames"],
         )

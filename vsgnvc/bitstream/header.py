@@ -8,8 +8,10 @@ Payload layout (little-endian, see ``docs/bitstream.md`` for ranges and meaning)
     sar_num u32 | sar_den u32 | gop_size u16 | rate_index u8 | weights_hash 16 bytes
     refine_flags u8 | refine_t_start f64 | refine_steps u8 | refine_window u16
     refine_overlap u16 | refine_seed u64
-    model_name_length varint | model_name | source_path_length varint | source_path
-    encoder_length varint | encoder
+    model_name_length varint | model_name | encoder_length varint | encoder
+
+Version 1 had a third text field, ``source_path``, between ``model_name`` and ``encoder``; it is read
+and dropped. The header does not fix the GOPs: they come from the index (see ``docs/bitstream.md``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from vsgnvc.bitstream.fields import (
     as_utf8_text,
 )
 from vsgnvc.bitstream.layout import (
+    FORMAT_VERSION,
     MAX_DIMENSION,
     MAX_ENCODER_BYTES,
     MAX_GOP_SIZE,
@@ -113,12 +116,11 @@ class SequenceHeader:
         primaries (`int`): H.273 colour primaries, 0..255.
         sar_num (`int`, *optional*, defaults to 1): sample aspect ratio numerator, 1..2**32-1.
         sar_den (`int`, *optional*, defaults to 1): sample aspect ratio denominator, 1..2**32-1.
-        gop_size (`int`): frames per GOP (the last GOP may be shorter), 1..4096.
+        gop_size (`int`): the most frames a GOP may hold, 1..4096 (GOPs end earlier at scene cuts and at the end).
         rate_index (`int`): rate point of the model, 0..255.
         model_name (`str`): model identifier, at most 255 bytes of UTF-8.
         weights_hash (`bytes`): exactly 16 bytes, the truncated sha256 of the model's weights.
         refine (`RefineSettings`, *optional*): decoder-side refinement the encoder assumed.
-        source_path (`str`, *optional*, defaults to ""): the encoded source, at most 4096 bytes of UTF-8.
         encoder (`str`, *optional*, defaults to ""): encoder version string, at most 255 bytes of UTF-8.
 
     Raises:
@@ -145,7 +147,6 @@ class SequenceHeader:
     model_name: str
     weights_hash: bytes
     refine: RefineSettings = field(default_factory=RefineSettings)
-    source_path: str = ""
     encoder: str = ""
 
     def __post_init__(self) -> None:
@@ -175,24 +176,7 @@ class SequenceHeader:
         _set(self, "weights_hash", digest)
         if not isinstance(self.refine, RefineSettings):
             raise TypeError(f"{owner}.refine must be a RefineSettings, got {type(self.refine).__name__}")
-        _set(self, "source_path", as_utf8_text(owner, "source_path", self.source_path, MAX_SOURCE_PATH_BYTES))
         _set(self, "encoder", as_utf8_text(owner, "encoder", self.encoder, MAX_ENCODER_BYTES))
-
-    @property
-    def num_gops(self) -> int:
-        """``ceil(num_frames / gop_size)``."""
-        return -(-self.num_frames // self.gop_size)
-
-    def gop_frames(self, k: int) -> range:
-        """Displayed frame numbers of GOP ``k`` (the last GOP may be shorter).
-
-        Raises:
-            IndexError: ``k`` is not in ``0..num_gops-1``.
-        """
-        if not 0 <= k < self.num_gops:
-            raise IndexError(f"GOP {k} out of range: the stream has {self.num_gops} GOPs")
-        start = k * self.gop_size
-        return range(start, min(start + self.gop_size, self.num_frames))
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -234,12 +218,28 @@ HEADER_FIXED_SIZE = sum(s.size for _, s in HEADER_FIXED_FIELDS)
 # (file field name, limit in bytes), in payload order after the fixed fields
 HEADER_TEXT_FIELDS: tuple[tuple[str, int], ...] = (
     ("model_name", MAX_MODEL_NAME_BYTES),
+    ("encoder", MAX_ENCODER_BYTES),
+)
+HEADER_TEXT_FIELDS_V1: tuple[tuple[str, int], ...] = (
+    ("model_name", MAX_MODEL_NAME_BYTES),
     ("source_path", MAX_SOURCE_PATH_BYTES),
     ("encoder", MAX_ENCODER_BYTES),
 )
 
-MAX_HEADER_PAYLOAD = HEADER_FIXED_SIZE + sum(len(encode_uvarint(n)) + n for _, n in HEADER_TEXT_FIELDS)
-"""Largest valid header payload; a larger ``header_length`` is rejected before reading."""
+
+def header_text_fields(version: int = FORMAT_VERSION) -> tuple[tuple[str, int], ...]:
+    return HEADER_TEXT_FIELDS_V1 if version == 1 else HEADER_TEXT_FIELDS
+
+
+def max_header_payload(version: int = FORMAT_VERSION) -> int:
+    """Largest valid header payload; a larger ``header_length`` is rejected before reading."""
+    return HEADER_FIXED_SIZE + sum(len(encode_uvarint(n)) + n for _, n in header_text_fields(version))
+
+
+def min_header_payload(version: int = FORMAT_VERSION) -> int:
+    """Fixed fields plus one zero-length varint per text field."""
+    return HEADER_FIXED_SIZE + len(header_text_fields(version))
+
 
 _REFINE_FILE_FIELDS = {
     "t_start": "refine_t_start",
@@ -288,12 +288,15 @@ def encode_header(header: SequenceHeader) -> bytes:
     return bytes(out)
 
 
-def decode_header(payload: bytes, base_offset: int, *, path: Path | None = None) -> SequenceHeader:
+def decode_header(
+    payload: bytes, base_offset: int, *, version: int = FORMAT_VERSION, path: Path | None = None
+) -> SequenceHeader:
     """Parse a header payload that has already passed its CRC check.
 
     Args:
         payload (`bytes`): the header payload.
         base_offset (`int`): absolute file offset of ``payload[0]``, for error messages.
+        version (`int`, *optional*): the file's format version (1 has a ``source_path`` field, dropped here).
         path (`Path`, *optional*): the file, for error messages.
 
     Raises:
@@ -305,7 +308,7 @@ def decode_header(payload: bytes, base_offset: int, *, path: Path | None = None)
     for name, fmt in HEADER_FIXED_FIELDS:
         offsets[name] = cur.offset
         (raw[name],) = cur.unpack(fmt, name)
-    for name, limit in HEADER_TEXT_FIELDS:
+    for name, limit in header_text_fields(version):
         offsets[name] = cur.offset
         length = cur.varint(f"{name}_length", limit)
         data = cur.take(length, name)
@@ -336,6 +339,7 @@ def decode_header(payload: bytes, base_offset: int, *, path: Path | None = None)
     try:
         return SequenceHeader(
             **{name: raw[name] for name, _ in HEADER_FIXED_FIELDS if not name.startswith("refine_")},  # type: ignore[arg-type]
+            # version 1's source_path is checked above and dropped here
             **{name: raw[name] for name, _ in HEADER_TEXT_FIELDS},  # type: ignore[arg-type]
             refine=refine,
         )

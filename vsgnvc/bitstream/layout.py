@@ -13,8 +13,12 @@ from enum import Enum, IntEnum
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-"""The only version this package writes and reads."""
+FORMAT_VERSION = 2
+"""The version this package writes."""
+
+READABLE_VERSIONS = (1, 2)
+"""Versions the reader accepts. Version 1 had fixed-length GOPs (no ``first_frame`` in the index) and a
+``source_path`` header field, which the reader skips."""
 
 FILE_MAGIC = b"GNVC"
 """First four bytes of every file."""
@@ -55,9 +59,11 @@ GOP_FIXED_FIELDS: tuple[tuple[str, struct.Struct], ...] = (
 # num_strings(u8), once per latent frame, followed by that many varint lengths
 NUM_STRINGS = struct.Struct("<B")
 
-# index_tag(4s) num_entries(u32); then num_entries x chunk_offset(u64); then index_crc32(u32)
+# index_tag(4s) num_entries(u32); then num_entries x (chunk_offset u64, first_frame u32); then index_crc32(u32)
 INDEX_HEADER = struct.Struct("<4sI")
-INDEX_ENTRY = struct.Struct("<Q")
+INDEX_ENTRY = struct.Struct("<QI")
+INDEX_ENTRY_V1 = struct.Struct("<Q")
+"""Version 1 index entries held only the chunk offset: GOPs were all ``gop_size`` frames long."""
 
 TRAILER, TRAILER_AT = _named_struct(
     (("index_offset", "Q"), ("num_gops", "I"), ("trailer_crc32", "I"), ("end_tag", "4s"))
@@ -92,6 +98,7 @@ MAX_U64 = 0xFFFF_FFFF_FFFF_FFFF
 WEIGHTS_HASH_BYTES = 16
 MAX_MODEL_NAME_BYTES = 255
 MAX_SOURCE_PATH_BYTES = 4096
+"""Limit of version 1's ``source_path`` field (read and skipped)."""
 MAX_ENCODER_BYTES = 255
 MAX_CHUNK_PAYLOAD = MAX_U32
 """A chunk's payload length is a u32."""
@@ -100,6 +107,11 @@ MAX_VARINT_BYTES = 10
 """Unsigned LEB128 of a u64 needs at most 10 bytes."""
 
 
-def index_size(num_gops: int) -> int:
-    """Bytes of the index block for ``num_gops`` entries (tag, count, offsets, CRC)."""
-    return INDEX_HEADER.size + num_gops * INDEX_ENTRY.size + CRC32.size
+def index_entry(version: int = FORMAT_VERSION) -> struct.Struct:
+    """The struct of one index entry in files of ``version``."""
+    return INDEX_ENTRY_V1 if version == 1 else INDEX_ENTRY
+
+
+def index_size(num_gops: int, version: int = FORMAT_VERSION) -> int:
+    """Bytes of the index block for ``num_gops`` entries (tag, count, entries, CRC)."""
+    return INDEX_HEADER.size + num_gops * index_entry(version).size + CRC32.size

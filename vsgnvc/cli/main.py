@@ -1,7 +1,10 @@
 """``gnvc``: encode, decode, inspect and train. Logs go to stderr; stdout carries only video (or JSON).
 
 Every command maps its flags onto the library's config objects; bad input ends with one line
-``gnvc: error: ...`` and exit code 2, Ctrl-C with exit code 130.
+``gnvc: error: ...`` and exit code 2, Ctrl-C with exit code 130. A damaged ``.gnvc`` (truncated,
+corrupt) that still holds complete GOPs is decoded to those GOPs' frames by ``decode`` and described
+by ``info``; both then end with one line ``gnvc: error: FILE is damaged: N of M frames recovered ...``
+and exit code 3, so scripts notice.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from .bench import cmd_bench
 logger = logging.getLogger("vsgnvc")
 
 EXIT_USAGE = 2
+EXIT_DAMAGED = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -143,15 +147,23 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_damage(damage) -> int:
+    print(f"gnvc: error: {damage.summary()}", file=sys.stderr)
+    return EXIT_DAMAGED
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
-    from ..api import open_gnvc
+    from ..codec.decoder import Decoder
 
     _check_output(args)
     if args.strength is not None and not 0.0 < args.strength < 1.0:
         raise ValueError(f"--strength must be in (0, 1), got {args.strength}")
     model = _load_model(args)
-    info, frames = open_gnvc(args.input, model, args.device, refine=not args.no_refine, strength=args.strength)
-    return _write_video(args, info, frames)
+    with Decoder(
+        args.input, model, args.device, refine=not args.no_refine, strength=args.strength, salvage=True
+    ) as decoder:
+        code = _write_video(args, decoder.info, decoder.frames())
+    return _report_damage(decoder.damage) if decoder.damage is not None else code
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
@@ -225,43 +237,58 @@ def _write_video(args: argparse.Namespace, info, frames) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from ..bitstream import GnvcReader
 
-    with GnvcReader(args.input) as reader:
-        h = reader.header
+    with GnvcReader(args.input, salvage=True) as reader:
+        h, damage, version = reader.header, reader.damage, reader.version
         gops = [
-            {"gop": k, "frames": len(h.gop_frames(k)), "first_frame": h.gop_frames(k).start, "bytes": reader.gop_size_bytes(k)}
-            for k in range(reader.num_gops)
-        ]
+            {"gop": k, "frames": len(span), "first_frame": span.start, "bytes": reader.gop_size_bytes(k),
+             "scene_cut": reader.read_gop(k).scene_cut}
+            for k, span in enumerate(reader.spans)
+        ]  # fmt: skip
     size = args.input.stat().st_size
-    bpp = size * 8 / (h.num_frames * h.width * h.height)
+    # bits per pixel of what decodes: the whole file when intact, the recovered chunks when damaged
+    coded_bytes, coded_frames = (size, h.num_frames)
+    if damage is not None:
+        coded_bytes, coded_frames = sum(g["bytes"] for g in gops), reader.num_frames
+    bpp = coded_bytes * 8 / (coded_frames * h.width * h.height) if coded_frames else 0.0
     if args.json:
         summary = {
-            "path": str(args.input), "width": h.width, "height": h.height, "coded_width": h.coded_width,
-            "coded_height": h.coded_height, "fps": f"{h.fps_num}/{h.fps_den}", "frames": h.num_frames,
-            "pix_fmt": h.pix_fmt.name, "color_range": h.color_range, "matrix": h.matrix, "transfer": h.transfer,
-            "primaries": h.primaries, "gop_size": h.gop_size, "rate": h.rate_index, "model": h.model_name,
-            "weights_hash": h.weights_hash.hex(), "refine": vars(h.refine) if hasattr(h.refine, "__dict__") else str(h.refine),
-            "source": h.source_path, "encoder": h.encoder, "bytes": size, "bpp": bpp, "gops": gops,
+            "path": str(args.input), "version": version, "width": h.width, "height": h.height,
+            "coded_width": h.coded_width, "coded_height": h.coded_height, "fps": f"{h.fps_num}/{h.fps_den}",
+            "frames": h.num_frames, "pix_fmt": h.pix_fmt.name, "color_range": h.color_range, "matrix": h.matrix,
+            "transfer": h.transfer, "primaries": h.primaries, "gop_size": h.gop_size, "rate": h.rate_index,
+            "model": h.model_name, "weights_hash": h.weights_hash.hex(), "refine": vars(h.refine),
+            "encoder": h.encoder, "bytes": size, "bpp": bpp, "gops": gops,
+            "damage": None if damage is None else {
+                "frames_recovered": damage.frames, "gops_recovered": damage.gops,
+                "frames_lost": len(damage.lost_frames),
+                "problem": damage.problem.detail, "offset": damage.problem.offset, "summary": damage.summary(),
+            },
         }  # fmt: skip
         json.dump(summary, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
-        return 0
+        sys.stdout.flush()
+        return _report_damage(damage) if damage is not None else 0
     fps = h.fps_num / h.fps_den
+    cuts = sum(g["scene_cut"] for g in gops)
     lines = [
         f"{args.input}",
         f"  {h.width}x{h.height} (coded {h.coded_width}x{h.coded_height}) {h.pix_fmt.name} "
         f"range={'full' if h.color_range else 'limited'} matrix={h.matrix} transfer={h.transfer} primaries={h.primaries}",
-        f"  {h.num_frames} frames at {h.fps_num}/{h.fps_den} fps ({h.num_frames / fps:.2f} s), GOP {h.gop_size}, rate {h.rate_index}",
-        f"  model {h.model_name} weights {h.weights_hash.hex()}  encoder {h.encoder}",
+        f"  {h.num_frames} frames at {h.fps_num}/{h.fps_den} fps ({h.num_frames / fps:.2f} s), "
+        f"{len(gops)} GOP{'' if len(gops) == 1 else 's'} of at most {h.gop_size} ({cuts} at scene cuts), "
+        f"rate {h.rate_index}",
+        f"  model {h.model_name} weights {h.weights_hash.hex()}  encoder {h.encoder}  format v{version}",
         f"  refine: {h.refine}",
-        f"  {size} bytes, {bpp:.4f} bpp, {size * 8 * fps / h.num_frames / 1000:.1f} kbit/s",
+        f"  {size} bytes, {bpp:.4f} bpp, {bpp * h.width * h.height * fps / 1000:.1f} kbit/s",
         "  GOP  first  frames   bytes    bpp",
     ]
     lines += [
-        f"  {g['gop']:>3}  {g['first_frame']:>5}  {g['frames']:>6}  {g['bytes']:>6}  {g['bytes'] * 8 / (g['frames'] * h.width * h.height):.4f}"
+        f"  {g['gop']:>3}  {g['first_frame']:>5}  {g['frames']:>6}  {g['bytes']:>6}  "
+        f"{g['bytes'] * 8 / (g['frames'] * h.width * h.height):.4f}{'  scene cut' if g['scene_cut'] else ''}"
         for g in gops
     ]
-    print("\n".join(lines))
-    return 0
+    print("\n".join(lines), flush=True)
+    return _report_damage(damage) if damage is not None else 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

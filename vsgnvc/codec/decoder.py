@@ -1,8 +1,9 @@
 """Random-access decoder of ``.gnvc`` files.
 
 GOP k is decoded once into an LRU cache however many threads ask for its frames. Refinement, when
-enabled, runs over sliding windows of the whole latent sequence (see ``vsgnvc.refine``); without it
-each GOP decodes on its own.
+enabled, runs over sliding windows of the whole latent sequence (see ``vsgnvc.refine``) that never
+span a scene cut; without it each GOP decodes on its own. With ``salvage=True`` a damaged file
+decodes to the frames of its complete GOPs.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from ffmpeg_bridge.video import Frame, VideoInfo
 
-from ..bitstream import GNVCFormatError, GnvcReader, SequenceHeader
+from ..bitstream import Damage, GNVCFormatError, GnvcReader, GopRecord, SequenceHeader
 from ..device import resolve_device
 from ..models.bundle import GnvcModel
 from .formats import video_info
@@ -40,6 +42,10 @@ class Decoder:
     :param refine: refine with the model's refiner; ``None`` follows the bitstream's setting.
     :param strength: refinement noise share ``1 - t_N`` in (0, 1) instead of the bitstream's (its other
         settings, window and seed included, are kept).
+    :param salvage: decode the complete GOPs of a damaged file (a truncated download, say) instead of
+        refusing it: ``num_frames`` is then the frames recovered and :attr:`damage` says what was lost.
+        Every chunk is checked before it is used (CRC32s decide what is whole), and a file with no
+        complete GOP still raises ``GNVCFormatError``.
     """
 
     def __init__(
@@ -50,12 +56,17 @@ class Decoder:
         cache_gops: int = 4,
         refine: bool | None = None,
         strength: float | None = None,
+        salvage: bool = False,
     ) -> None:
         if strength is not None and not 0.0 < strength < 1.0:
             raise ValueError(f"strength must be in (0, 1), got {strength}")
         self.path = Path(path)
         self._strength = strength
-        self._reader = GnvcReader(self.path)
+        self._reader = GnvcReader(self.path, salvage=salvage)
+        self.damage: Damage | None = self._reader.damage
+        if self.damage is not None and not self._reader.num_gops:
+            self._reader.close()
+            raise GNVCFormatError(f"{self.damage.summary()}; nothing to decode")
         self._io_lock = threading.Lock()
         try:
             self._setup(model, device, cache_gops, refine)
@@ -90,7 +101,7 @@ class Decoder:
         f = self.model.vae.spatial_factor
         self.latent_size = (h.coded_height // f, h.coded_width // f)
         try:
-            self.info: VideoInfo = video_info(h)
+            self.info: VideoInfo = replace(video_info(h), num_frames=self._reader.num_frames)
         except ValueError as exc:
             raise GNVCFormatError(f"{self.path}: {exc}") from None
         settings = self.header.refine
@@ -98,9 +109,11 @@ class Decoder:
         if refine if refine is not None else settings.enabled:
             t_start = settings.t_start if self._strength is None else 1.0 - self._strength
             options = RefineOptions(t_start, settings.steps, settings.window, settings.overlap, settings.seed)
-        spans = [self.header.gop_frames(k) for k in range(self.header.num_gops)]
-        self.gop_cuts = [self._gop_flag(k) for k in range(self.header.num_gops)]
-        self.sequence = GopSequence(self.model, spans, self.gop_cuts, self._decode_gop_latents, self.info, options, cache_gops)
+        # reads (and so checks) every chunk once: a damaged one fails here, not halfway through a decode
+        self.gop_cuts = [self._gop_flag(k) for k in range(self._reader.num_gops)]
+        self.sequence = GopSequence(
+            self.model, self._reader.spans, self.gop_cuts, self._decode_gop_latents, self.info, options, cache_gops
+        )
 
     def _gop_flag(self, k: int) -> bool:
         return self.read_gop(k).scene_cut if k > 0 else False
@@ -116,21 +129,25 @@ class Decoder:
 
     @property
     def num_frames(self) -> int:
-        return self.header.num_frames
+        """Frames that decode: the header's ``num_frames``, or those recovered from a damaged file."""
+        return self._reader.num_frames
 
     @property
     def num_gops(self) -> int:
-        return self.header.num_gops
+        return self._reader.num_gops
+
+    @property
+    def spans(self) -> tuple[range, ...]:
+        """The frames of each GOP."""
+        return self._reader.spans
 
     def gop_of(self, n: int) -> int:
-        if not 0 <= n < self.num_frames:
-            raise IndexError(f"frame {n} out of range 0..{self.num_frames - 1}")
-        return n // self.header.gop_size
+        return self.sequence.gop_of(n)
 
     def gop_bytes(self, k: int) -> int:
         return self._reader.gop_size_bytes(k)
 
-    def read_gop(self, k: int):
+    def read_gop(self, k: int) -> GopRecord:
         with self._io_lock:
             return self._reader.read_gop(k)
 
@@ -158,7 +175,7 @@ class Decoder:
 
     def get_frame(self, n: int, refine: bool | None = None) -> Frame:
         k = self.gop_of(n)
-        return self.gop_frames(k, refine)[n - self.header.gop_frames(k).start]
+        return self.gop_frames(k, refine)[n - self.spans[k].start]
 
     def frames(self, refine: bool | None = None) -> Iterator[Frame]:
         for k in range(self.num_gops):

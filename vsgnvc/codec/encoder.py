@@ -1,4 +1,7 @@
-"""Stream encoder: frames in, a ``.gnvc`` file out, one GOP in memory at a time."""
+"""Stream encoder: frames in, a ``.gnvc`` file out, one slot of ``gop_size`` frames in memory at a time.
+
+Each slot is one GOP, or several where a scene cut inside it starts a new GOP (``scenecut.split_slot``).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from ..models.bundle import GnvcModel
 from .color import rgb_to_yuv, yuv_to_rgb
 from .formats import check_frame_size, pixel_format_code
 from .gop_codec import DecodedLatents, encode_gop, latents_to_rgb, pad_frames, padded_length
-from .scenecut import SceneCutDetector
+from .scenecut import SceneCutDetector, gop_slots, split_slot
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +38,6 @@ class EncodeSettings:
     gop_size: int | None = None
     refine: RefineSettings | None = None
     scene_cut_threshold: float = 0.25
-    source_path: str = ""
 
     def __post_init__(self) -> None:
         if self.gop_size is not None and self.gop_size < 1:
@@ -68,12 +70,6 @@ class Encoder:
         m = self.model.pixel_multiple
         return -(-width // m) * m, -(-height // m) * m
 
-    def code_gop(self, rgb: list[torch.Tensor], header: SequenceHeader) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
-        """One GOP's RGB frames ``[3, H, W]`` in [-1, 1] -> its strings and the decoder's latents."""
-        length = padded_length(len(rgb), self.model.vae.temporal_factor)
-        clip = pad_frames(torch.stack(rgb, 1), header.coded_height, header.coded_width, length)
-        return encode_gop(self.model, clip.to(self.device), header.rate_index)
-
     def make_header(self, info: VideoInfo, num_frames: int, settings: EncodeSettings) -> SequenceHeader:
         index = self.model.index
         rate = index.default_rate if settings.rate is None else settings.rate
@@ -93,7 +89,7 @@ class Encoder:
             sar_num=info.sar.numerator, sar_den=info.sar.denominator,
             gop_size=settings.gop_size or index.gop_size, rate_index=rate,
             model_name=self.model.name, weights_hash=self.model.weights_hash, refine=refine,
-            source_path=settings.source_path, encoder=f"vsgnvc {__version__}",
+            encoder=f"vsgnvc {__version__}",
         )  # fmt: skip
 
     def encode(
@@ -108,34 +104,50 @@ class Encoder:
         on_reconstruction: ReconCallback | None = None,
         progress: bool = True,
     ) -> EncodeResult:
-        """Encode exactly ``num_frames`` frames; fewer from ``frames`` is an error (nothing is written)."""
+        """Encode exactly ``num_frames`` frames; fewer from ``frames`` is an error (nothing is written).
+
+        A GOP starts every ``gop_size`` frames and at every detected scene cut (flagged in its record).
+        """
         header = self.make_header(info, num_frames, settings)
         detector = SceneCutDetector(settings.scene_cut_threshold)
         peak = float((1 << info.pix_fmt.bit_depth) - 1)
         result = EncodeResult(Path(path), num_frames, 0, info.width, info.height, header.rate_index)
         it = iter(frames)
         bar = tqdm(total=num_frames, desc="encode", unit="f", disable=not progress, dynamic_ncols=True)
+        k = 0
         with GnvcWriter(Path(path), header, overwrite=overwrite) as writer:
-            for k in range(header.num_gops):
-                span = header.gop_frames(k)
-                rgb, cut = [], False
-                for n in span:
+            for slot in gop_slots(num_frames, header.gop_size):
+                source, cuts = [], set()
+                for n in slot:
                     try:
                         frame = next(it)
                     except StopIteration:
                         raise ValueError(f"input ended after {n} frames, expected {num_frames}") from None
-                    cut |= detector(frame, peak) and n == span.start
-                    rgb.append(yuv_to_rgb(frame, info.pix_fmt, info.color_range, info.matrix))
-                strings, decoded = self.code_gop(rgb, header)
-                nbytes = writer.write_gop(GopRecord(k, span.start, len(span), cut, strings))
-                result.gop_bytes.append(nbytes)
-                if on_reconstruction is not None:
-                    on_reconstruction(k, span.start, self.to_frames(decoded.latents, info, len(span)))
-                bar.update(len(span))
+                    if detector(frame, peak):
+                        cuts.add(n)
+                    source.append(frame)
+                for span, cut in split_slot(slot, cuts):
+                    gop_frames = source[span.start - slot.start : span.stop - slot.start]
+                    strings, decoded = self.code_gop(gop_frames, info, header)
+                    nbytes = writer.write_gop(GopRecord(k, span.start, len(span), cut, strings))
+                    result.gop_bytes.append(nbytes)
+                    if on_reconstruction is not None:
+                        on_reconstruction(k, span.start, self.to_frames(decoded.latents, info, len(span)))
+                    k += 1
+                bar.update(len(slot))
             writer.close()
         bar.close()
         result.num_bytes = Path(path).stat().st_size
         return result
+
+    def code_gop(
+        self, frames: list[Frame], info: VideoInfo, header: SequenceHeader
+    ) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
+        """One GOP's frames (in ``info``'s format) -> its entropy-coded strings and decoded latents."""
+        rgb = torch.stack([yuv_to_rgb(f, info.pix_fmt, info.color_range, info.matrix) for f in frames], 1)
+        length = padded_length(len(frames), self.model.vae.temporal_factor)
+        clip = pad_frames(rgb, header.coded_height, header.coded_width, length)
+        return encode_gop(self.model, clip.to(self.device), header.rate_index)
 
     def to_frames(self, latents: torch.Tensor, info: VideoInfo, count: int) -> list[Frame]:
         rgb = latents_to_rgb(self.model, latents).cpu()

@@ -1,10 +1,20 @@
-"""Scene-cut detection on luma thumbnails, so refinement windows never blend two shots."""
+"""Scene cuts: detected on luma thumbnails, and where they make the encoder start a new GOP.
+
+A GOP is coded on its own (its first latent frame is intra-coded and the causal VAE starts afresh),
+so starting a GOP at every cut keeps the previous shot from smearing into the new one, and the
+refinement windows, which never span a GOP flagged as a cut, do not blend two shots either.
+"""
 
 from __future__ import annotations
+
+import itertools
+from collections.abc import Collection
 
 import numpy as np
 
 from ffmpeg_bridge.video import Frame
+
+from ..bitstream.gop import grid_spans
 
 
 class SceneCutDetector:
@@ -32,3 +42,21 @@ class SceneCutDetector:
         cut = self._prev is not None and float(np.abs(thumb - self._prev).mean()) > self.threshold
         self._prev = thumb
         return cut
+
+
+def gop_slots(num_frames: int, gop_size: int) -> tuple[range, ...]:
+    """Runs of ``gop_size`` frames; each is one GOP, or several where scene cuts split it (:func:`split_slot`).
+
+    Slots do not depend on the cuts, so a slot can be coded knowing only its own frames and the one before.
+    """
+    return grid_spans(num_frames, gop_size)
+
+
+def split_slot(slot: range, cuts: Collection[int]) -> list[tuple[range, bool]]:
+    """The GOPs of one slot: a new GOP starts at every cut inside it.
+
+    Returns ``(frames, starts_at_cut)`` per GOP; ``cuts`` are frame numbers that start a shot (cuts
+    outside the slot are ignored; one at the slot's first frame only flags the slot's first GOP).
+    """
+    bounds = [slot.start, *sorted(c for c in set(cuts) if slot.start < c < slot.stop), slot.stop]
+    return [(range(a, b), a in cuts) for a, b in itertools.pairwise(bounds)]

@@ -73,6 +73,7 @@ class GopSequence:
     ) -> None:
         self.model = model
         self.spans = list(spans)
+        self._starts = [s.start for s in self.spans]
         self.info = info
         self._latents = OnceLRU[int, DecodedLatents](max(2, cache_gops))
         self._latents_fn = latents_fn
@@ -104,7 +105,7 @@ class GopSequence:
     def gop_of(self, n: int) -> int:
         if not 0 <= n < self.num_frames:
             raise IndexError(f"frame {n} out of range 0..{self.num_frames - 1}")
-        return bisect.bisect_right([s.start for s in self.spans], n) - 1
+        return bisect.bisect_right(self._starts, n) - 1
 
     def gop_latents(self, k: int) -> DecodedLatents:
         return self._latents.get(k, lambda: self._latents_fn(k))

@@ -264,6 +264,7 @@ def run_autoencoder(
     from vsgnvc.codec.color import yuv_to_rgb
     from vsgnvc.codec.encoder import Encoder, EncodeSettings
     from vsgnvc.codec.gop_codec import pad_frames, padded_length
+    from vsgnvc.codec.scenecut import gop_slots
     from vsgnvc.eval.frames import stream_y4m, y4m_info, y4m_video_info
 
     num_frames = y4m_info(source).num_frames
@@ -276,8 +277,8 @@ def run_autoencoder(
     decode_parts: list[PhaseUsage] = []
 
     def autoencoded() -> Iterator[Any]:
-        for k in range(header.num_gops):
-            span = header.gop_frames(k)
+        # The encoder's slots of gop_size frames (ignoring scene-cut splits: they only change time padding).
+        for span in gop_slots(num_frames, header.gop_size):
             held = list(itertools.islice(frames, len(span)))
             if len(held) != len(span):
                 raise EvalError(f"autoencoder: {source.name} ended after {span.start + len(held)} of {num_frames}")

@@ -38,6 +38,12 @@ def decode(
     it), ``GNVCGop`` (GOP index) and ``GNVCBits``
     (the GOP's bits divided evenly over its frames).
 
+    A damaged file (a partial download, an interrupted copy) opens like a source filter opens a
+    truncated video: the clip holds the frames of every complete GOP, and a warning on the core's log
+    (stderr under ``vspipe``) says how many frames were recovered and what was lost. Every chunk is
+    checked (CRC32) before use, so damaged data is never shown; a file without one complete GOP, or
+    with a damaged header, is a ``vs.Error``.
+
     :param path: the ``.gnvc`` file.
     :param refine: refine with the model's video diffusion prior (sliding windows across GOPs).
         ``False`` gives the plain codec reconstruction, bit-identical to what the encoder saw.
@@ -67,12 +73,15 @@ def decode(
     with translated(FUNC):
         model = load_model(folder, device, dtype)
         decoder = Decoder(file, model, device, cache_gops=cache_windows, refine=refine,
-                          strength=None if strength is None else float(strength))  # fmt: skip
+                          strength=None if strength is None else float(strength), salvage=True)  # fmt: skip
+    if decoder.damage is not None:
+        summary = decoder.damage.summary()
+        logger.warning("gnvc.%s: %s; the clip holds the %d frames recovered", FUNC, summary, decoder.num_frames)
     return _source_clip(decoder, Workers(num_streams, device), refine)
 
 
 def _source_clip(decoder: Decoder, workers: Workers, refine: bool) -> vs.VideoNode:
-    info, header = decoder.info, decoder.header
+    info = decoder.info
     fmt = format_for(info.pix_fmt)
     blank = vs.core.std.BlankClip(
         width=info.width, height=info.height, format=fmt.vs_format, length=decoder.num_frames,
@@ -86,8 +95,8 @@ def _source_clip(decoder: Decoder, workers: Workers, refine: bool) -> vs.VideoNo
         "_SARNum": info.sar.numerator,
         "_SARDen": info.sar.denominator,
     }
-    bits = [decoder.gop_bytes(k) * 8 / len(header.gop_frames(k)) for k in range(decoder.num_gops)]
-    cut_starts = {header.gop_frames(k).start for k, cut in enumerate(decoder.gop_cuts) if cut}
+    bits = [decoder.gop_bytes(k) * 8 / len(span) for k, span in enumerate(decoder.spans)]
+    cut_starts = {decoder.spans[k].start for k, cut in enumerate(decoder.gop_cuts) if cut}
     logger.info(
         "%s: %d frames %dx%d %s, %d GOPs, %s", decoder.path, decoder.num_frames, info.width, info.height,
         info.pix_fmt.value, decoder.num_gops, "refined" if decoder.refines else "not refined",

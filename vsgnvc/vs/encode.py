@@ -13,7 +13,7 @@ import vapoursynth as vs
 from ffmpeg_bridge.video import VideoInfo
 
 from ..codec.encoder import Encoder, EncodeResult, EncodeSettings
-from .encode_job import CodedGop, OutOfOrderEncode
+from .encode_job import CodedSlot, OutOfOrderEncode
 from .errors import gnvc_error, translated
 from .frames import ClipFormat, ColorProps, check_clip, check_fps, color_props, read_planes, video_info, write_planes
 from .loading import check_device, check_int, load_model, model_folder, model_index
@@ -111,20 +111,24 @@ def encode(
 ) -> vs.VideoNode:
     """Encode a clip to ``path`` while it is rendered; returns the codec's reconstruction (unrefined).
 
-    Render every frame (``vspipe``, ``clip.output``, ``clip.frames()``), in any order: each GOP is coded
-    when one of its frames is first requested, and the file appears at ``path`` when the last GOP is
-    written. A partial render leaves nothing at ``path``. The file is byte-identical to
-    :func:`encode_clip` on the same clip.
+    Render every frame (``vspipe``, ``clip.output``, ``clip.frames()``), in any order: each slot of
+    ``gop`` frames (one GOP, or more where a detected scene cut starts a new GOP) is coded when one of
+    its frames is first requested, and the file appears at ``path`` when the last slot is written. A
+    partial render leaves nothing at ``path``. The file is byte-identical to :func:`encode_clip` on the
+    same clip.
 
     The reconstruction has the clip's format; frames carry the colour props used, ``_SceneChangePrev``
-    (detected cuts at GOP starts), ``GNVCGop`` and ``GNVCBits`` (the GOP's bits per frame).
+    (1 where a detected scene cut starts a GOP), ``GNVCGop`` and ``GNVCBits`` (the GOP's bits per frame).
+    Numbering a GOP needs the scene cuts of every slot before it: frames requested far ahead of the
+    coded ones make those earlier frames be read once more for the cut test.
 
     :param clip: YUV420P8, YUV420P10, YUV444P8, YUV444P10, RGB24 or RGBS (RGB is coded as YUV444,
         BT.709, full range), constant size and frame rate.
     :param path: the ``.gnvc`` to write.
     :param rate: rate point, 0 = lowest bitrate; ``None`` = the model's default.
     :param target_bpp: pick the rate point whose measured bits per pixel is closest (instead of ``rate``).
-    :param gop: frames per GOP (1 + 4k for a Wan-VAE model, any for a per-frame one); ``None`` = the model's.
+    :param gop: frames per GOP (fewer where a scene cut starts the next one; 1 + 4k for a Wan-VAE model,
+        any length for a per-frame one); ``None`` = the model's.
     :param overwrite: replace an existing file.
     :param device_index: CUDA device; ``None`` uses the first CUDA device if any, else the CPU.
     :param num_streams: GOPs coded at once.
@@ -142,29 +146,33 @@ def encode(
     )  # fmt: skip
     prefetch = SourcePrefetch(clip, job.fmt, job.color)
     workers = Workers(num_streams, job.device)
-    done = SmallLRU[int, CodedGop](max(2, num_streams + 1))
+    done = SmallLRU[int, CodedSlot](max(2, num_streams + 1))
     out_props = job.color.frame_props(job.fmt)
     logger.info(
-        "encode: %s, %d frames %dx%d, %d GOPs of %d, rate %d",
-        job.path, clip.num_frames, clip.width, clip.height, header.num_gops, header.gop_size, header.rate_index,
+        "encode: %s, %d frames %dx%d, %d slots of %d, rate %d",
+        job.path, clip.num_frames, clip.width, clip.height, coder.num_slots, header.gop_size, header.rate_index,
     )  # fmt: skip
 
     def render(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        k = coder.gop_of(n)
-        coded = done.get(k)
+        j = coder.slot_of(n)
+        coded = done.get(j)
         if coded is None:
-            source = prefetch.fetch(coder.source_frames(k))  # before any lock: see workers.py
+            source = prefetch.fetch(coder.source_frames(j))  # before any lock: see workers.py
+            coder.detect_cuts(j, source)  # early, so later slots can number their GOPs
             with translated(func), workers.slot():
-                coded = coder.gop(k, source)
-            done.put(k, coded)
-        start = header.gop_frames(k).start
+                coded = coder.slot(j, source)
+            done.put(j, coded)
+        for i in coder.undetected_slots(j):  # only when frames are requested far ahead of the coded ones
+            coder.detect_cuts(i, prefetch.fetch(coder.source_frames(i)))
+        part = coded.gop_at(n)
+        gop = coded.gops[part]
         fout = f.copy()
-        write_planes(fout, coded.frames[n - start], job.fmt, job.color)
+        write_planes(fout, coded.frames[n - coder.slots[j].start], job.fmt, job.color)
         props = fout.props
         props.update(out_props)
-        props["_SceneChangePrev"] = int(n == start and coded.scene_cut)
-        props["GNVCGop"] = k
-        props["GNVCBits"] = coded.chunk_bytes * 8 / len(coded.frames)
+        props["_SceneChangePrev"] = int(n == gop.span.start and gop.scene_cut)
+        props["GNVCGop"] = coder.gops_before(j) + part
+        props["GNVCBits"] = gop.chunk_bytes * 8 / len(gop.span)
         return fout
 
     return parallel_modify(clip, render)
