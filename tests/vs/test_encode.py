@@ -133,7 +133,7 @@ def test_missing_matrix_assumes_bt709_with_warning(src_clip, model_dir, tmp_path
         ({"rate": -1}, "rate must be >= 0"),
         ({"rate": 1, "target_bpp": 0.02}, "pass rate or target_bpp, not both"),
         ({"target_bpp": -0.1}, "target_bpp must be a positive number"),
-        ({"gop": 10}, r"gop must be 1 \+ 4k frames"),
+        ({"gop": 10}, r"GOP size must be 1 \+ 4k frames"),
         ({"gop": 0}, "gop must be >= 1"),
         ({"num_streams": 0}, "num_streams must be >= 1"),
         ({"overwrite": "yes"}, "overwrite must be True or False"),

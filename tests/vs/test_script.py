@@ -59,6 +59,16 @@ def test_examples_fail_with_one_line(repo, tmp_path, script, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("script", "missing"),
+    [("decode.vpy", "the .gnvc to decode with -a src=PATH"), ("encode.vpy", "the video to encode with -a src=PATH"),
+     ("enhance.vpy", "the video to refine with -a src=PATH"), ("compare.vpy", "the .gnvc to compare with -a gnvc=PATH")],
+)  # fmt: skip
+def test_examples_say_which_argument_is_missing(repo, script, missing):
+    with pytest.raises(vs.Error, match=f"^{script}: give {missing}$"):
+        load_script(repo / "examples" / script, {})
+
+
 def test_script_errors(tmp_path):
     with pytest.raises(vs.Error, match=r"^gnvc.open_vpy: script .*nope.vpy does not exist"):
         open_vpy(tmp_path / "nope.vpy")

@@ -1,10 +1,12 @@
 """``gnvc``: encode, decode, inspect and train. Logs go to stderr; stdout carries only video (or JSON).
 
 Every command maps its flags onto the library's config objects; bad input ends with one line
-``gnvc: error: ...`` and exit code 2, Ctrl-C with exit code 130. A damaged ``.gnvc`` (truncated,
-corrupt) that still holds complete GOPs is decoded to those GOPs' frames by ``decode`` and described
-by ``info``; both then end with one line ``gnvc: error: FILE is damaged: N of M frames recovered ...``
-and exit code 3, so scripts notice.
+``gnvc: error: ...`` and exit code 2, Ctrl-C with exit code 130, a reader that closes stdout early
+(``gnvc info --json x.gnvc | head -1``) quietly with 141, as a process stopped by SIGPIPE. A damaged
+``.gnvc`` (truncated, corrupt) that still holds complete GOPs is decoded to those GOPs' frames by
+``decode`` and described by ``info``; both then end with one line ``gnvc: error: FILE is damaged: N of M
+frames recovered ...`` and exit code 3, so scripts notice. Arguments and paths are checked before torch
+or the model is imported (:mod:`.options`), so such errors come back at once.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import options
 from .bench import add_parser as add_bench_parser
 from .bench import cmd_bench
 
@@ -25,6 +29,7 @@ logger = logging.getLogger("vsgnvc")
 EXIT_USAGE = 2
 EXIT_DAMAGED = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -79,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="report ffmpeg, VapourSynth, torch and the default model")
 
+    p = sub.add_parser("ffmpeg", help="run the ffmpeg gnvc uses (the bundled one if none is on PATH) with these arguments")
+    p.add_argument("ffmpeg_args", nargs="*", metavar="ARGS", help="ffmpeg's own arguments, passed on untouched")
+
     p = sub.add_parser("enhance", help="refine any video through the VAE latent space (enhance-only mode)")
     p.add_argument("input")
     p.add_argument("output", help="output path (.y4m, a video file via ffmpeg, or - for y4m on stdout)")
@@ -109,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _color_overrides(args: argparse.Namespace) -> dict[str, object]:
     from ffmpeg_bridge.video import ColorRange
 
-    from ..codec.color import parse_color_code
+    from ..codec.color_names import parse_color_code
 
     out: dict[str, object] = {
         kind: parse_color_code(kind, getattr(args, kind))
@@ -121,24 +129,41 @@ def _color_overrides(args: argparse.Namespace) -> dict[str, object]:
     return out
 
 
+def _check_model_args(args: argparse.Namespace, rate: int | None = None) -> None:
+    options.rate(rate, options.model_folder(args.model))
+    options.external_folder("--vae", args.vae)
+    options.external_folder("--prior", args.prior)
+
+
+def _check_resize(text: str | None) -> None:
+    from ..codec.sizes import parse_size_spec
+
+    if text:
+        parse_size_spec(text)
+
+
 def cmd_encode(args: argparse.Namespace) -> int:
+    options.input_file(args.input)
+    options.output_file(args.output, args.overwrite)
+    options.at_least("--frames", args.frames, 1)
+    options.gop_size(args.gop, options.model_folder(args.model))
+    if args.target_bpp is not None and args.target_bpp <= 0:
+        raise ValueError(f"--target-bpp must be positive, got {args.target_bpp}")
+    _check_resize(args.resize)
+    color = _color_overrides(args)
+    _check_model_args(args, args.rate)
+
     from ..api import encode_file
     from ..codec.encoder import EncodeSettings
 
-    if args.frames is not None and args.frames < 1:
-        raise ValueError(f"--frames must be >= 1, got {args.frames}")
     model = _load_model(args)
-    if args.gop is not None:
-        model.index.check_gop_size(args.gop)
     rate = args.rate
     if args.target_bpp is not None:
-        if args.target_bpp <= 0:
-            raise ValueError(f"--target-bpp must be positive, got {args.target_bpp}")
         rate = model.index.closest_rate(args.target_bpp)
     settings = EncodeSettings(rate=rate, gop_size=args.gop)
     result = encode_file(
         args.input, args.output, model, settings, max_frames=args.frames, resize=args.resize,
-        device=args.device, overwrite=args.overwrite, progress=not args.quiet, color=_color_overrides(args),
+        device=args.device, overwrite=args.overwrite, progress=not args.quiet, color=color,
     )  # fmt: skip
     logger.info(
         "%s: %d frames %dx%d, rate %d, %d bytes, %.4f bpp",
@@ -153,11 +178,13 @@ def _report_damage(damage) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    options.input_file(args.input)
+    _check_output(args)
+    options.strength(args.strength)
+    _check_model_args(args)
+
     from ..codec.decoder import Decoder
 
-    _check_output(args)
-    if args.strength is not None and not 0.0 < args.strength < 1.0:
-        raise ValueError(f"--strength must be in (0, 1), got {args.strength}")
     model = _load_model(args)
     with Decoder(
         args.input, model, args.device, refine=not args.no_refine, strength=args.strength, salvage=True
@@ -167,9 +194,16 @@ def cmd_decode(args: argparse.Namespace) -> int:
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
+    options.input_file(args.input)
+    _check_output(args)
+    options.strength(args.strength)
+    options.at_least("--steps", args.steps, 1)
+    options.at_least("--frames", args.frames, 1)
+    _check_resize(args.resize)
+    _check_model_args(args)
+
     from ..api import open_enhanced
 
-    _check_output(args)
     info, frames = open_enhanced(
         args.input, _load_model(args), strength=args.strength, steps=args.steps, seed=args.seed,
         max_frames=args.frames, resize=args.resize, device=args.device,
@@ -178,22 +212,38 @@ def cmd_enhance(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..train.run import train
-
     if not args.config.is_file():
         raise FileNotFoundError(f"config {args.config} does not exist")
+
+    from ..train.run import train
+
     train(args.config, args.run, args.export)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
-
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise ValueError(f"--size must look like 320x180, got {args.size!r}") from None
+    options.at_least("--frames", args.frames, 1)
+    options.rate(args.rate, options.model_folder(args.model))
+
+    from .demo import run_demo
+
     return run_demo(args.out, args.frames, width, height, args.model, args.rate)
+
+
+def cmd_ffmpeg(args: argparse.Namespace) -> int:
+    """Replace this process with the ffmpeg that gnvc uses (see ``gnvc doctor``): same arguments, stdin,
+    stdout and exit status, for machines without ffmpeg on PATH."""
+    from ffmpeg_bridge import locate_ffmpeg
+
+    binary = locate_ffmpeg()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(binary.path, ["ffmpeg", *args.ffmpeg_args])
+    return 0  # not reached
 
 
 def _check_output(args: argparse.Namespace) -> None:
@@ -201,7 +251,11 @@ def _check_output(args: argparse.Namespace) -> None:
         if not args.ffmpeg:
             raise ValueError("give an output: -o PATH (or - for stdout), or --ffmpeg ARGS... OUTPUT")
         args.output, args.ffmpeg = args.ffmpeg[-1], args.ffmpeg[:-1]
-    if args.output != "-" and Path(args.output).exists() and not args.overwrite:
+    if args.output == "-":
+        return
+    if Path(args.output).suffix.lower() == ".y4m" and args.ffmpeg is None:
+        options.output_file(args.output, args.overwrite)  # written here; ffmpeg checks its own outputs
+    elif Path(args.output).exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
 
 
@@ -212,14 +266,9 @@ def _write_video(args: argparse.Namespace, info, frames) -> int:
     out = args.output
     if out == "-":
         writer = Y4MWriter(sys.stdout.buffer, info)
-        try:
-            for frame in frames:
-                writer.write(frame)
-            sys.stdout.buffer.flush()
-        except BrokenPipeError:
-            # The consumer (e.g. ffmpeg -frames:v N) stopped reading: not our error. Point stdout at
-            # /dev/null so the interpreter's final flush does not complain.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        for frame in frames:
+            writer.write(frame)
+        sys.stdout.buffer.flush()  # a reader that stopped early (ffmpeg -frames:v N) ends in main
         return 0
     if Path(out).suffix.lower() == ".y4m" and args.ffmpeg is None:
         from ..codec.atomic import atomic_output
@@ -237,6 +286,7 @@ def _write_video(args: argparse.Namespace, info, frames) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from ..bitstream import GnvcReader
 
+    options.input_file(args.input)
     with GnvcReader(args.input, salvage=True) as reader:
         h, damage, version = reader.header, reader.damage, reader.version
         gops = [
@@ -296,7 +346,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ffmpeg_bridge import locate_ffmpeg
+    from ffmpeg_bridge import FfmpegSource, locate_ffmpeg
 
     from .._version import __version__
     from ..models.bundle import GnvcModel, default_model_path
@@ -304,7 +354,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     rows = [("vsgnvc", __version__), ("python", platform.python_version()), ("torch", torch.__version__)]
     rows.append(("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available (CPU)"))
     try:
-        rows.append(("ffmpeg", locate_ffmpeg().describe()))
+        ffmpeg = locate_ffmpeg()
+        rows.append(("ffmpeg", ffmpeg.describe()))
+        if ffmpeg.source == FfmpegSource.IMAGEIO:
+            rows.append(("", "not on PATH: run it as `gnvc ffmpeg ARGS...`"))
     except Exception as exc:  # doctor reports, it does not stop
         rows.append(("ffmpeg", f"NOT FOUND: {exc}"))
     try:
@@ -329,6 +382,7 @@ COMMANDS = {
     "enhance": cmd_enhance,
     "info": cmd_info,
     "doctor": cmd_doctor,
+    "ffmpeg": cmd_ffmpeg,
     "train": cmd_train,
     "demo": cmd_demo,
     "bench": cmd_bench,
@@ -346,25 +400,49 @@ def _setup_logging(args: argparse.Namespace) -> None:
         log.propagate = False
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; everything after ``gnvc ffmpeg`` goes to ffmpeg untouched (argparse would take
+    ffmpeg's ``-i`` for one of ours)."""
+    command = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    if command is None or argv[command] != "ffmpeg":
+        return parser.parse_args(argv)
+    args = parser.parse_args(argv[: command + 1])
+    args.ffmpeg_args = argv[command + 1 :]
+    return args
+
+
+def _error_text(exc: BaseException) -> str:
+    """The message without Python's ``[Errno N]`` prefix: ``PATH: No such file or directory``."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     _setup_logging(args)
     from ffmpeg_bridge import BridgeError, FfmpegError, Y4MError
 
     from ..bitstream import GNVCFormatError
-    from ..device import DeviceError
 
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed stdout shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`gnvc info --json x.gnvc | head -1`, `ffmpeg -frames:v N`): normal for a
+        # filter. Stop quietly with the status a SIGPIPE gives other tools; nothing more goes to stdout.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("gnvc: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except FfmpegError as exc:
         print(f"gnvc: error: {exc}", file=sys.stderr)
         return exc.returncode if getattr(exc, "returncode", 0) else EXIT_USAGE
-    except (GNVCFormatError, Y4MError, BridgeError, DeviceError, ValueError, OSError) as exc:
-        print(f"gnvc: error: {exc}", file=sys.stderr)
+    except (GNVCFormatError, Y4MError, BridgeError, ValueError, OSError) as exc:  # DeviceError is a ValueError
+        print(f"gnvc: error: {_error_text(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -117,7 +117,7 @@ def load_prior(path: Path | str) -> WanTransformer3DModel:
     root, subfolder = _find_transformer_folder(path)
     transformer = load_pretrained_strict(WanTransformer3DModel, root / subfolder if subfolder else root)
     check_prior(transformer)
-    logger.info(
+    logger.debug(
         "loaded Wan prior from %s (%d layers, dim %d)", path, transformer.config.num_layers, inner_dim(transformer)
     )
     return freeze(transformer)
