@@ -53,7 +53,7 @@ def test_writer_matches_the_document(tmp_path: Path) -> None:
     )
     assert len(payload) == 74 + 8 + 9 + 13  # fixed part 74 bytes, as documented
     h = zlib.crc32(payload)
-    expected = b"GNVC" + bytes([1, 0, 0, 0]) + struct.pack("<I", len(payload)) + payload + struct.pack("<I", h)
+    expected = b"GNVC" + bytes([2, 0, 0, 0]) + struct.pack("<I", len(payload)) + payload + struct.pack("<I", h)
 
     chunk_payloads = [
         struct.pack("<IIHBH", 0, 0, 3, 1, 3)

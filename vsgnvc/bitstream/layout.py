@@ -13,7 +13,7 @@ from enum import Enum, IntEnum
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """The only version this package writes and reads."""
 
 FILE_MAGIC = b"GNVC"
