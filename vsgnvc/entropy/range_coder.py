@@ -23,10 +23,19 @@ SYMBOL_LIMIT = 1 << 20
 TABLE_LIMIT = 1 << 15
 """Table minima lie in ``-TABLE_LIMIT .. 0`` and lengths in ``1 .. TABLE_LIMIT``."""
 
-ESCAPE_BITS = 22
-"""An escaped symbol costs ``ESCAPE_BITS`` bits; its code ``u`` is below ``2**ESCAPE_BITS`` given the limits above."""
+ESCAPE_CLASSES = 23
+"""An escaped symbol's code ``u`` (below ``2**22`` given the limits above) is sent as its class
+``c = bit_length(u + 1) - 1`` (``0 .. ESCAPE_CLASSES - 1``) and the ``c`` low bits of ``u + 1``."""
 
-_ESCAPE_MODEL = constriction.stream.model.Uniform(1 << ESCAPE_BITS)
+# Frequencies of the escape classes: class c costs about c + 1 bits (an Elias-gamma code), so the
+# common small overflows of a table stay cheap.
+ESCAPE_CLASS_FREQS = (
+    (1 << 15) - 6, *(1 << (15 - c) for c in range(1, 16)), *(1 for _ in range(16, ESCAPE_CLASSES))
+)
+assert sum(ESCAPE_CLASS_FREQS) == 1 << PRECISION and len(ESCAPE_CLASS_FREQS) == ESCAPE_CLASSES
+
+_ESCAPE_CLASS_MODEL = constriction.stream.model.Categorical(np.array(ESCAPE_CLASS_FREQS, np.float64), perfect=False)
+_ESCAPE_BITS_MODELS = [None, *(constriction.stream.model.Uniform(1 << c) for c in range(1, ESCAPE_CLASSES))]
 
 
 def to_symbols(x: torch.Tensor) -> torch.Tensor:
@@ -56,9 +65,11 @@ class CategoricalTables:
     """The range coder for one set of tables: table ``t`` codes ``minimum[t] .. minimum[t] + length[t] - 1``.
 
     Symbols are coded grouped by table, tables in increasing order, each group in the order given
-    (flattened tensor order); then every escaped symbol, in the same order, as ``u`` with a uniform
-    model of ``2**ESCAPE_BITS`` values. ``u = 2 * (minimum - v) - 1`` below the table, ``2 * (v - end)``
-    from ``end = minimum + length`` on. A string is the coder's 32-bit words, little-endian.
+    (flattened tensor order); a value outside its table codes as the table's escape entry. Then, for
+    the escaped values in the same order, ``u = 2 * (minimum - v) - 1`` below the table and
+    ``2 * (v - end)`` from ``end = minimum + length`` on: first every class ``c = bit_length(u + 1) - 1``
+    (``ESCAPE_CLASS_FREQS``), then the low bits ``u + 1 - 2**c``, grouped by class in increasing
+    order, each uniform over ``2**c`` values. A string is the coder's 32-bit words, little-endian.
     """
 
     def __init__(self, freqs: torch.Tensor, minima: torch.Tensor, lengths: torch.Tensor) -> None:
@@ -111,7 +122,13 @@ class CategoricalTables:
             start += counts[k]
         if escaped.any():
             ve, le, ee = v[escaped], lo[escaped], (lo + n)[escaped]
-            encoder.encode(np.where(ve < le, 2 * (le - ve) - 1, 2 * (ve - ee)).astype(np.int32), _ESCAPE_MODEL)
+            u1 = np.where(ve < le, 2 * (le - ve) - 1, 2 * (ve - ee)) + 1
+            classes = np.frexp(u1.astype(np.float64))[1] - 1  # exact: u1 < 2**23
+            encoder.encode(classes.astype(np.int32), _ESCAPE_CLASS_MODEL)
+            for c in range(1, ESCAPE_CLASSES):
+                low = u1[classes == c] - (1 << c)
+                if low.size:
+                    encoder.encode(low.astype(np.int32), _ESCAPE_BITS_MODELS[c])
         return encoder.get_compressed().astype("<u4").tobytes()
 
     def decode(self, data: bytes, table: torch.Tensor) -> torch.Tensor:
@@ -130,13 +147,21 @@ class CategoricalTables:
                 index[start : start + counts[k]] = decoder.decode(self.models[k], int(counts[k]))
                 start += counts[k]
             escaped = index == n
-            u = decoder.decode(_ESCAPE_MODEL, int(escaped.sum())).astype(np.int64) if escaped.any() else None
+            u = None
+            if escaped.any():
+                classes = decoder.decode(_ESCAPE_CLASS_MODEL, int(escaped.sum())).astype(np.int64)
+                u = np.left_shift(1, classes) - 1
+                for c in range(1, ESCAPE_CLASSES):
+                    in_class = classes == c
+                    if in_class.any():
+                        u[in_class] += decoder.decode(_ESCAPE_BITS_MODELS[c], int(in_class.sum()))
         except AssertionError as exc:  # constriction's answer to words that no encoder writes
             raise ValueError(f"damaged range-coded string: {exc}") from None
         values = lo + index
         if u is not None:
             le, ee = lo[escaped], (lo + n)[escaped]
-            values[escaped] = np.where(u % 2 == 1, le - (u + 1) // 2, ee + u // 2)
+            # a damaged string can name values beyond the clamp; no encoder writes them
+            values[escaped] = np.clip(np.where(u % 2 == 1, le - (u + 1) // 2, ee + u // 2), -SYMBOL_LIMIT, SYMBOL_LIMIT)
         out = np.empty_like(values)
         out[order] = values
         return torch.from_numpy(out).view(table.shape)
