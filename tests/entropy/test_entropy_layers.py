@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -168,3 +170,16 @@ def test_training_checkpoints_from_before_the_conversion_still_load(tmp_path):
     fresh.update()
     assert torch.equal(fresh.gaussian_conditional.table_freqs, original.gaussian_conditional.table_freqs)
     assert torch.equal(fresh.entropy_bottleneck.table_freqs, original.entropy_bottleneck.table_freqs)
+
+
+def test_convert_command(tmp_path):
+    folder, _ = legacy_codec_folder(tmp_path)
+    cmd = [sys.executable, "-m", "vsgnvc.models.convert"]
+    run = subprocess.run([*cmd, str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout == f"{folder}: converted\n", run.stderr
+    ContextualLatentCodec.from_pretrained(folder)
+    missing = subprocess.run([*cmd, str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        f"vsgnvc convert: {tmp_path / 'nowhere'}: no codec weights (model.safetensors and config.json)"
+    ]
