@@ -1,4 +1,4 @@
-# The two commands of the README; both create .venv (Python 3.12) on first use.
+# The two commands of the README; both create .venv (Python 3.12 or 3.13) on first use.
 VENV ?= .venv
 BIN := $(VENV)/bin
 

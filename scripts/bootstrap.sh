@@ -1,39 +1,51 @@
 #!/usr/bin/env bash
-# Create .venv with a Python 3.12 interpreter and install vsgnvc into it (idempotent).
-# VapourSynth R81 ships cp312-abi3 wheels only, and compressai 1.2.8 has no cp313 wheel,
-# so the interpreter must be CPython 3.12.
+# Create .venv with a CPython 3.12 or 3.13 interpreter and install vsgnvc into it (idempotent).
+# VapourSynth R81 ships cp312-abi3 wheels (3.12 and later); 3.12 is preferred when both exist
+# because it is what most of the VapourSynth ecosystem is built and tested against.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+SUPPORTED="3.12 3.13"  # in order of preference
 
-is_py312() { "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 12) else 1)' >/dev/null 2>&1; }
+# is_supported PYTHON [VERSION]: the interpreter is CPython of VERSION (default: any supported one).
+is_supported() {
+    "$1" - "${2:-$SUPPORTED}" <<'PY' >/dev/null 2>&1
+import platform, sys
+ok = f"{sys.version_info[0]}.{sys.version_info[1]}" in sys.argv[1].split()
+sys.exit(0 if ok and platform.python_implementation() == "CPython" else 1)
+PY
+}
 
 find_python() {
-    local cand
-    for cand in "${GNVC_PYTHON:-}" python3.12; do
-        [ -n "$cand" ] || continue
-        if command -v "$cand" >/dev/null 2>&1 && is_py312 "$cand"; then command -v "$cand"; return 0; fi
-        # pyenv shims answer on PATH but refuse unless a 3.12 version is selected.
+    local version cand v
+    if [ -n "${GNVC_PYTHON:-}" ]; then
+        if is_supported "$GNVC_PYTHON"; then command -v "$GNVC_PYTHON"; return 0; fi
+        echo "vsgnvc setup: GNVC_PYTHON=$GNVC_PYTHON is not CPython ${SUPPORTED// / or }" >&2
+        return 1
+    fi
+    for version in $SUPPORTED; do
+        cand=python$version
+        if command -v "$cand" >/dev/null 2>&1 && is_supported "$cand" "$version"; then command -v "$cand"; return 0; fi
+        # pyenv shims answer on PATH but refuse unless that version is selected: use the real binaries.
         if command -v pyenv >/dev/null 2>&1; then
-            local v
-            for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$' | sort -rV); do
-                if PYENV_VERSION=$v is_py312 "$(pyenv root)/versions/$v/bin/python3.12"; then
-                    echo "$(pyenv root)/versions/$v/bin/python3.12"; return 0
-                fi
+            for v in $(pyenv versions --bare 2>/dev/null | grep -E "^${version//./\.}(\.[0-9]+)?$" | sort -rV); do
+                cand="$(pyenv root)/versions/$v/bin/python$version"
+                if is_supported "$cand" "$version"; then echo "$cand"; return 0; fi
             done
         fi
-    done
-    for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do
-        if [ -x "$cand" ] && is_py312 "$cand"; then echo "$cand"; return 0; fi
+        for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/python"$version" \
+                    /usr/bin/python"$version" /usr/local/bin/python"$version"; do
+            if [ -x "$cand" ] && is_supported "$cand" "$version"; then echo "$cand"; return 0; fi
+        done
     done
     return 1
 }
 
-if [ ! -x "$VENV/bin/python" ] || ! is_py312 "$VENV/bin/python"; then
+if [ ! -x "$VENV/bin/python" ] || ! is_supported "$VENV/bin/python"; then
     if ! PY=$(find_python); then
-        echo "vsgnvc setup: no Python 3.12 interpreter found." >&2
-        echo "  VapourSynth R81 needs CPython >= 3.12 and compressai 1.2.8 has no 3.13 wheel, so 3.12 is required." >&2
-        echo "  Install one (e.g. 'pyenv install 3.12') or point GNVC_PYTHON at it." >&2
+        echo "vsgnvc setup: no CPython 3.12 or 3.13 interpreter found." >&2
+        echo "  VapourSynth R81 needs CPython >= 3.12, and vsgnvc is tested on 3.12 and 3.13." >&2
+        echo "  Install one (e.g. 'pyenv install 3.12' or 'apt install python3.13-venv') or point GNVC_PYTHON at it." >&2
         exit 1
     fi
     echo "vsgnvc setup: creating $VENV with $PY" >&2

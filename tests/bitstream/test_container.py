@@ -292,7 +292,10 @@ def test_reader_does_not_block_on_a_fifo(tmp_path: Path) -> None:
         GnvcReader(fifo)
 
 
-def test_future_version_is_refused(stream: tuple[Path, SequenceHeader, list[GopRecord], list[int]]) -> None:
+@pytest.mark.parametrize("version", [1, 3])  # 1: compressai's range coder (docs/bitstream.md, Versioning)
+def test_other_versions_are_refused(
+    stream: tuple[Path, SequenceHeader, list[GopRecord], list[int]], version: int
+) -> None:
     path, _, _, _ = stream
     data = bytearray(path.read_bytes())
     data[4] = 3

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from vsgnvc.bitstream import (
     FORMAT_VERSION,
+    GNVCFormatError,
     GnvcReader,
     GnvcWriter,
     GopRecord,
@@ -118,3 +119,21 @@ def test_version_1_files_still_read(tmp_path: Path) -> None:
     with GnvcReader(cut, salvage=True) as reader:
         assert reader.spans == (range(0, 3), range(3, 5)) and list(reader) == gops
         assert reader.damage is not None and reader.damage.frames == 5
+
+
+def test_the_decoder_refuses_version_1_strings_in_one_line(tmp_path: Path) -> None:
+    # Version 1 strings were coded by compressai's rANS coder; decoding them with ours would give garbage.
+    import pytest
+
+    from vsgnvc.codec.decoder import Decoder
+
+    payload = fixed_header_fields() + text("gnvc-vd") + text("/x/a.y4m") + text("vsgnvc 0.1.0")
+    chunks = [
+        struct.pack("<IIHBH", 0, 0, 3, 1, 2) + bytes([2, 2, 2]) + b"y0z0" + bytes([1, 0]),
+        struct.pack("<IIHBH", 1, 3, 2, 0, 1) + bytes([1, 4]) + b"only",
+    ]
+    path = tmp_path / "v1.gnvc"
+    path.write_bytes(build(1, payload, chunks, lambda k, offset: struct.pack("<Q", offset)))
+    with pytest.raises(GNVCFormatError, match=r"format version 1 cannot be decoded by this vsgnvc .*re-encode") as info:
+        Decoder(path, object(), "cpu")  # refused before any model is needed
+    assert "\n" not in str(info.value)

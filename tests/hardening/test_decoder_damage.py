@@ -12,31 +12,45 @@ import torch
 from tests.support.fuzz_bitstream import assemble
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader, PixelFormatCode
 from vsgnvc.codec.decoder import Decoder
-from vsgnvc.codec.gop_codec import padded_strings
 
 
-def test_range_decoder_never_reads_past_the_padding(tiny_model):
-    """Damaged strings for a large latent: bytes after the padding must not change what decodes.
+def test_damaged_strings_for_a_large_latent_decode_or_raise(tiny_model):
+    """Short or garbage strings for a large latent: symbols or a ValueError, the same every time.
 
-    Unpadded, compressai's rANS decoder read ~4 bytes per symbol past a short string; with a
-    16384-pixel-high header that ran into unmapped memory and killed the process (SIGSEGV).
+    compressai's rANS decoder read ~4 bytes per symbol past a short string; with a 16384-pixel-high
+    header that ran into unmapped memory and killed the process (SIGSEGV). The range decoder now
+    checks its bounds, so no padding is needed.
     """
     codec = tiny_model.codec
     latent = (8, 256)  # 64x2048 pixels
     rng = random.Random(3)
     index = torch.randint(0, 64, (1, codec.config.y_channels, latent[0] // 2, latent[1] // 2)).int()
-    for string in (b"", b"\xff" * 64, rng.randbytes(7), rng.randbytes(300), bytes(40)):
-        y, z = padded_strings(tiny_model, (string, string), latent)
-        for tail in (b"\xff" * 4096, bytes(range(256)) * 16):
-            assert torch.equal(
-                codec.gaussian_conditional.decompress([y], index, dtype=torch.float64),
-                codec.gaussian_conditional.decompress([y + tail], index, dtype=torch.float64),
-            )
-            z_size = (latent[0] // 4, latent[1] // 4)
-            assert torch.equal(
-                codec.entropy_bottleneck.decompress([z], z_size),
-                codec.entropy_bottleneck.decompress([z + tail], z_size),
-            )
+    z_size = (latent[0] // 4, latent[1] // 4)
+    outcomes = set()
+    for string in (b"", b"\xff" * 64, rng.randbytes(7), rng.randbytes(300), bytes(40), rng.randbytes(4096)):
+        for decode in (
+            lambda s: codec.gaussian_conditional.decompress(s, index),
+            lambda s: codec.entropy_bottleneck.decompress(s, z_size),
+        ):
+            try:
+                first = decode(string)
+            except ValueError:
+                outcomes.add("error")
+                with pytest.raises(ValueError):
+                    decode(string)
+            else:
+                outcomes.add("decoded")
+                assert torch.equal(first, decode(string))
+    assert outcomes == {"error", "decoded"}
+
+
+def test_words_after_a_valid_string_are_ignored(tiny_model):
+    codec = tiny_model.codec
+    latent = torch.randn(1, codec.config.latent_channels, 8, 12)
+    code = codec.compress_frame(latent, None, 1)
+    y, z = code.strings
+    decoded = codec.decompress_frame((y + b"\xff" * 64, z + bytes(range(256))), (8, 12), None, 1)
+    assert torch.equal(decoded.latent, code.latent)
 
 
 def _rewritten(path: Path, out: Path, **changes) -> Path:

@@ -18,7 +18,7 @@ import torch
 
 from ffmpeg_bridge.video import Frame, VideoInfo
 
-from ..bitstream import Damage, GNVCFormatError, GnvcReader, GopRecord, SequenceHeader
+from ..bitstream import FORMAT_VERSION, Damage, GNVCFormatError, GnvcReader, GopRecord, SequenceHeader
 from ..device import resolve_device
 from ..models.bundle import GnvcModel
 from .formats import video_info
@@ -78,6 +78,12 @@ class Decoder:
         self, model: GnvcModel | None, device: str | int | torch.device | None, cache_gops: int, refine: bool | None
     ) -> None:
         self.header: SequenceHeader = self._reader.header
+        if self._reader.version < FORMAT_VERSION:
+            # Format 1 coded its strings with compressai's rANS coder, which this package no longer has.
+            raise GNVCFormatError(
+                f"{self.path}: format version {self._reader.version} cannot be decoded by this vsgnvc "
+                f"(its entropy coder changed in version {FORMAT_VERSION}); re-encode the source"
+            )
         self.device = resolve_device(device)
         self.model = (model or GnvcModel.from_pretrained()).place(self.device)
         if self.header.weights_hash != self.model.weights_hash:

@@ -55,25 +55,6 @@ def encode_gop(model: GnvcModel, rgb: torch.Tensor, rate: int) -> tuple[tuple[tu
     return tuple(c.strings for c in codes), _stack(codes)
 
 
-# Zero bytes appended to every string before range decoding, per decoded symbol and per string byte.
-# compressai's rANS decoder reads 32-bit words without bounds checks: a valid string is never read past
-# its end, but a damaged one is, by about one word per symbol plus up to ~15 bytes per string byte
-# (escape codes read from the string, measured on all-0xFF strings). Reading past a short string for a
-# large latent read unmapped memory and crashed the process (found by benchmarks/fuzz_gnvc.py).
-PAD_BYTES_PER_SYMBOL = 8
-PAD_BYTES_PER_STRING_BYTE = 128
-
-
-def padded_strings(model: GnvcModel, strings: tuple[bytes, ...], latent_size: tuple[int, int]) -> tuple[bytes, ...]:
-    """``strings`` with enough zero bytes appended that the range decoder never reads past them."""
-    h, w = latent_size
-    config = model.codec.config
-    symbols = config.y_channels * -(-h // 2) * -(-w // 2) + config.z_channels * -(-h // 4) * -(-w // 4)
-    return tuple(
-        s + bytes(PAD_BYTES_PER_SYMBOL * symbols + PAD_BYTES_PER_STRING_BYTE * len(s) + 64) for s in strings
-    )
-
-
 @torch.inference_mode()
 def decode_gop_latents(
     model: GnvcModel, latent_frames: tuple[tuple[bytes, ...], ...], latent_size: tuple[int, int], rate: int
@@ -81,7 +62,7 @@ def decode_gop_latents(
     codes: list[FrameCode] = []
     prev = None
     for strings in latent_frames:
-        prev = model.codec.decompress_frame(padded_strings(model, strings, latent_size), latent_size, prev, rate)
+        prev = model.codec.decompress_frame(strings, latent_size, prev, rate)
         codes.append(prev)
     return _stack(codes)
 

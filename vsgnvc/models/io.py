@@ -1,4 +1,4 @@
-"""Loading weights strictly, including compressai's entropy-coder buffers whose size depends on training."""
+"""Loading weights strictly, including the entropy layers' coding tables whose size depends on training."""
 
 from __future__ import annotations
 
@@ -13,13 +13,47 @@ class WeightsError(ValueError):
     """A model component's weights are missing, damaged or of another architecture (the message names the file)."""
 
 
-# compressai registers these with a placeholder size; the checkpoint holds the real CDF tables.
-_RESIZABLE = ("_quantized_cdf", "_offset", "_cdf_length", "_cdf", "scale_table")
+# The entropy layers register their integer tables empty; the checkpoint holds the real ones.
+_RESIZABLE = ("table_freqs", "table_minima", "table_lengths")
+
+# Buffers of compressai's EntropyBottleneck / GaussianConditional (weights written for bitstream
+# format 1). The learned parameters have the same names in vsgnvc.entropy; these have no counterpart.
+_COMPRESSAI_BUFFERS = (
+    "_quantized_cdf",
+    "_offset",
+    "_cdf_length",
+    "likelihood_lower_bound.bound",
+    "lower_bound_scale.bound",
+    "scale_bound",
+    "scale_table",
+)
+
+
+def _is_compressai_buffer(key: str) -> bool:
+    return any(key == name or key.endswith("." + name) for name in _COMPRESSAI_BUFFERS)
+
+
+def is_compressai_state(state: dict[str, torch.Tensor]) -> bool:
+    """Whether ``state`` holds compressai's entropy buffers (a codec saved before bitstream format 2)."""
+    return any(_is_compressai_buffer(key) for key in state)
+
+
+def without_compressai_tables(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with compressai's entropy buffers dropped: it then loads into our entropy layers
+    with empty coding tables, which ``update()`` rebuilds from the (identically named) density parameters."""
+    return {k: v for k, v in state.items() if not _is_compressai_buffer(k)}
 
 
 def load_state_dict_resizing(module: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """``load_state_dict(strict=True)`` after resizing entropy-coder buffers to the checkpoint's."""
+    """``load_state_dict(strict=True)`` after resizing the coding-table buffers to the checkpoint's.
+
+    A compressai-era state (training checkpoints from before format 2) loads without its tables;
+    ``update()`` rebuilds them.
+    """
     own = module.state_dict()
+    if is_compressai_state(state):
+        state = without_compressai_tables(state)
+        state.update({k: v for k, v in own.items() if k.rsplit(".", 1)[-1] in _RESIZABLE and k not in state})
     for key, value in state.items():
         if key.rsplit(".", 1)[-1] in _RESIZABLE and key in own and own[key].shape != value.shape:
             owner_name, attr = key.rsplit(".", 1)

@@ -23,26 +23,21 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
-with warnings.catch_warnings():
-    # compressai 1.2.8 calls the deprecated torch.jit.script at import time.
-    warnings.simplefilter("ignore", FutureWarning)
-    from compressai.entropy_models import EntropyBottleneck, GaussianConditional
-    from compressai.ops import quantize_ste
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..entropy.exact import ACT_FRACTION_BITS, WEIGHT_FRACTION_BITS, ExactConv2d, ExactNet, ExactUpsample, to_grid
-from ..entropy.gaussian import ScaleTable
-from .io import load_state_dict_resizing
+from ..entropy.factorized import EntropyBottleneck
+from ..entropy.gaussian import GaussianConditional, ScaleTable
+from ..entropy.ops import quantize_ste
+from ..entropy.range_coder import to_symbols
+from .io import is_compressai_state, load_state_dict_resizing
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +119,6 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         rate_lambdas: list[float] | None = None,
     ) -> None:
         super().__init__()
-        # compressai's range coder objects are shared by all calls: code one frame at a time.
-        self._coder_lock = threading.Lock()
         c, n, m, zc, fc = latent_channels, hidden_channels, y_channels, z_channels, context_channels
         self.table = ScaleTable(scale_min, scale_max, scale_levels)
         self.context_net = nn.Sequential(_conv(c, n), nn.LeakyReLU(0.1), _conv(n, fc))
@@ -142,10 +135,10 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         # Per-rate quantisation gains (log domain for training), snapped to dyadic values by update().
         self.log_gain = nn.Parameter(torch.linspace(-1.5, 1.0, num_rates).view(num_rates, 1).repeat(1, m))
         self.log_hyper_gain = nn.Parameter(torch.linspace(-0.5, 0.5, num_rates).view(num_rates, 1).repeat(1, zc))
-        # compressai's default init_scale (10) starts z's density ~10 bins wide: ~3 bits per element that
+        # The usual init_scale (10) starts z's density ~10 bins wide: ~3 bits per element that
         # short trainings never win back. Our z values are of unit scale.
         self.entropy_bottleneck = EntropyBottleneck(zc, init_scale=1.0)
-        self.gaussian_conditional = GaussianConditional(self.table.values().tolist())
+        self.gaussian_conditional = GaussianConditional(self.table)
         self.register_buffer("gain", torch.zeros(num_rates, m, dtype=torch.float64))
         self.register_buffer("inv_gain", torch.zeros(num_rates, m, dtype=torch.float64))
         self.register_buffer("hyper_gain", torch.zeros(num_rates, zc, dtype=torch.float64))
@@ -165,7 +158,13 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         folder = Path(folder)
         config = json.loads((folder / cls.config_name).read_text())
         model = cls.from_config(config)
-        load_state_dict_resizing(model, load_file(str(folder / WEIGHTS_NAME)))
+        state = load_file(str(folder / WEIGHTS_NAME))
+        if is_compressai_state(state):
+            raise ValueError(
+                f"{folder}: codec weights carry compressai's entropy tables (bitstream format 1); "
+                f"convert them once with: python -m vsgnvc.models.convert {folder}"
+            )
+        load_state_dict_resizing(model, state)
         if not model.is_updated:
             raise ValueError(f"{folder}: codec weights were saved before update(); they cannot code bitstreams")
         return model.eval()
@@ -177,7 +176,9 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
 
     @property
     def is_updated(self) -> bool:
-        return bool(self.gain.abs().sum() > 0) and self.gaussian_conditional._quantized_cdf.numel() > 0
+        return (
+            bool(self.gain.abs().sum() > 0) and self.gaussian_conditional.is_updated and self.entropy_bottleneck.is_updated
+        )
 
     @torch.no_grad()
     def update(self) -> None:
@@ -189,8 +190,7 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         self.hyper_gain.copy_(to_grid(self.log_hyper_gain.exp(), WEIGHT_FRACTION_BITS, 2**10))
         self.inv_hyper_gain.copy_(to_grid(1.0 / self.hyper_gain, WEIGHT_FRACTION_BITS + 8, 2**10))
         self.index_offset.copy_(to_grid(torch.log(self.gain) / self.table.log_step, ACT_FRACTION_BITS, 2**10))
-        self.entropy_bottleneck.update(force=True)
-        self.gaussian_conditional.update_scale_table(self.table.values(), force=True)
+        self.entropy_bottleneck.update()
         self.gaussian_conditional.update()
 
     def entropy_bottleneck_density(self) -> list[nn.Parameter]:
@@ -225,7 +225,7 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
             y = self.inter_analysis(torch.cat([latent, prev[1]], dim=1))
         z_s = self.hyper_analysis(y) * hgain
         _, z_lik = self.entropy_bottleneck(z_s)
-        medians = self.entropy_bottleneck._get_medians()
+        medians = self.entropy_bottleneck.medians()
         z_hat = (quantize_ste(z_s - medians) + medians) / hgain
         s, mu = self._params(self.hyper_synthesis(z_hat), None if prev is None else prev[0])
         y_s, mu_s = y * gain, mu * gain
@@ -285,39 +285,32 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
     def compress_frame(self, latent: torch.Tensor, prev: FrameCode | None, rate: int) -> FrameCode:
         """Code one latent frame ``[1, C, h, w]``; the result also holds the decoder's reconstruction."""
         self._check_coding(latent, rate)
-        with self._coder_lock:
-            return self._compress_frame(latent, prev, rate)
-
-    def _compress_frame(self, latent: torch.Tensor, prev: FrameCode | None, rate: int) -> FrameCode:
         y = self.intra_analysis(latent) if prev is None else self.inter_analysis(torch.cat([latent, prev.context], 1))
         z_s = self.hyper_analysis(y) * self.hyper_gain[rate].view(1, -1, 1, 1).float()
-        z_string = self.entropy_bottleneck.compress(z_s)[0]
-        z_hat_s = self.entropy_bottleneck.decompress([z_string], z_s.shape[-2:])
+        z_symbols = self.entropy_bottleneck.quantize(z_s)
+        z_string = self.entropy_bottleneck.compress(z_symbols)
+        z_hat_s = self.entropy_bottleneck.dequantize(z_symbols)
         index, mu_s = self._entropy_params(z_hat_s, None if prev is None else prev.symbols, rate)
         y_s = y.double() * self.gain[rate].view(1, -1, 1, 1)
-        symbols_s = torch.round(y_s - mu_s)
-        y_string = self.gaussian_conditional.compress(symbols_s.float(), index)[0]
+        symbols_s = to_symbols(y_s - mu_s)
+        y_string = self.gaussian_conditional.compress(symbols_s, index)
         return self._reconstruct(symbols_s, mu_s, prev, rate, (y_string, z_string))
 
     @torch.no_grad()
     def decompress_frame(
         self, strings: tuple[bytes, ...], latent_size: tuple[int, int], prev: FrameCode | None, rate: int
     ) -> FrameCode:
-        """Decode one latent frame of spatial size ``latent_size`` from ``(y, z)`` strings."""
+        """Decode one latent frame of spatial size ``latent_size`` from ``(y, z)`` strings.
+
+        A damaged string decodes to other symbols or raises ``ValueError``; it never reads past its end.
+        """
         if len(strings) != 2:
             raise ValueError(f"expected 2 strings (y, z) per latent frame, got {len(strings)}")
         h, w = latent_size
         self._check_coding(torch.empty(1, 1, h, w), rate)
-        with self._coder_lock:
-            return self._decompress_frame(strings, (h, w), prev, rate)
-
-    def _decompress_frame(
-        self, strings: tuple[bytes, ...], latent_size: tuple[int, int], prev: FrameCode | None, rate: int
-    ) -> FrameCode:
-        h, w = latent_size
-        z_hat_s = self.entropy_bottleneck.decompress([strings[1]], (h // 4, w // 4))
+        z_hat_s = self.entropy_bottleneck.dequantize(self.entropy_bottleneck.decompress(strings[1], (h // 4, w // 4)))
         index, mu_s = self._entropy_params(z_hat_s, None if prev is None else prev.symbols, rate)
-        symbols_s = self.gaussian_conditional.decompress([strings[0]], index, dtype=torch.float64)
+        symbols_s = self.gaussian_conditional.decompress(strings[0], index)
         return self._reconstruct(symbols_s, mu_s, prev, rate, (strings[0], strings[1]))
 
     def context(self, latents: torch.Tensor) -> torch.Tensor:
