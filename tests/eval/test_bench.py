@@ -7,6 +7,7 @@ import json
 import mmap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vsgnvc.cli.main import main

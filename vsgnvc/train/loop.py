@@ -183,7 +183,7 @@ def run_stage(
     while step < end:
         rng = np.random.default_rng([seed, rank, step])
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        # Library code (compressai's quantisation noise) draws from the global RNG: seed it per step too.
+        # Library code (the training path's quantisation noise) draws from the global RNG: seed it per step too.
         torch.manual_seed(int(rng.integers(2**62)))
         batch = plan.batch_fn(rng).to(device)
         for group, scale in zip(opt.param_groups, lr_scales, strict=True):
