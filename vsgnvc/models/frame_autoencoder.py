@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from .autoencoder import LatentAutoencoder
-from .io import WeightsError
+from .io import WeightsError, save_config_and_weights
 
 WEIGHTS_NAME = "model.safetensors"
 LICENSE_NAME = "LICENSE"
@@ -140,11 +140,7 @@ class FrameAutoencoder(LatentAutoencoder, ConfigMixin):
         return model.eval()
 
     def save_pretrained(self, folder: Path | str) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.save_config(folder)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_NAME))
+        folder = save_config_and_weights(self, folder, WEIGHTS_NAME)
         if self.license_text is not None:
             (folder / LICENSE_NAME).write_text(self.license_text)
 

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 
@@ -60,6 +61,16 @@ def load_state_dict_resizing(module: nn.Module, state: dict[str, torch.Tensor]) 
             owner = module.get_submodule(owner_name)
             getattr(owner, attr).resize_(value.shape)
     module.load_state_dict(state, strict=True)
+
+
+def save_config_and_weights(module: nn.Module, folder: Path | str, weights_name: str) -> Path:
+    """Write a ``ConfigMixin`` module's ``config.json`` and its state dict as safetensors into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    module.save_config(folder)  # type: ignore[attr-defined]
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(folder / weights_name))
+    return folder
 
 
 def weights_hash(files: list[Path]) -> bytes:

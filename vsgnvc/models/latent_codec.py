@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from ..entropy.exact import ACT_FRACTION_BITS, WEIGHT_FRACTION_BITS, ExactConv2d, ExactNet, ExactUpsample, to_grid
@@ -37,7 +37,7 @@ from ..entropy.factorized import EntropyBottleneck
 from ..entropy.gaussian import GaussianConditional, ScaleTable
 from ..entropy.ops import quantize_ste
 from ..entropy.range_coder import to_symbols
-from .io import is_compressai_state, load_state_dict_resizing
+from .io import is_compressai_state, load_state_dict_resizing, save_config_and_weights
 
 logger = logging.getLogger(__name__)
 
@@ -147,11 +147,7 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, folder: Path | str) -> None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.save_config(folder)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_NAME))
+        save_config_and_weights(self, folder, WEIGHTS_NAME)
 
     @classmethod
     def from_pretrained(cls, folder: Path | str) -> ContextualLatentCodec:
