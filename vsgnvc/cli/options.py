@@ -8,11 +8,9 @@ The library checks the same things again where it does the work.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 
-MODEL_INDEX = "model_index.json"
+from ..models.index import INDEX_NAME, ModelIndex, default_model_path
 
 
 def input_file(path: str | Path) -> None:
@@ -40,11 +38,11 @@ def output_file(path: str | Path, overwrite: bool) -> None:
 
 def model_folder(path: Path | None) -> Path:
     """The ``--model`` folder, or the shipped default; it must hold a ``model_index.json``."""
-    folder = Path(str(resources.files("vsgnvc") / "weights" / "default")) if path is None else path
-    if not (folder / MODEL_INDEX).is_file():
+    folder = default_model_path() if path is None else path
+    if not (folder / INDEX_NAME).is_file():
         if path is None:
             raise FileNotFoundError(f"the default model is not installed at {folder}; pass --model")
-        raise FileNotFoundError(f"--model {folder} is not a vsgnvc model folder (no {MODEL_INDEX})")
+        raise FileNotFoundError(f"--model {folder} is not a vsgnvc model folder (no {INDEX_NAME})")
     return folder
 
 
@@ -54,14 +52,19 @@ def external_folder(flag: str, path: Path | None) -> None:
         raise FileNotFoundError(f"{flag} {path} is not a folder")
 
 
+def _index(folder: Path) -> ModelIndex:
+    """The model's index, read without loading the model."""
+    try:
+        return ModelIndex.load(folder / INDEX_NAME)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot read {folder / INDEX_NAME}: {exc}") from None
+
+
 def rate(value: int | None, folder: Path) -> None:
-    """``--rate`` must name one of the model's rate points (read from its index, without loading it)."""
+    """``--rate`` must name one of the model's rate points."""
     if value is None:
         return
-    try:
-        count = len(json.loads((folder / MODEL_INDEX).read_text())["rates"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"cannot read {folder / MODEL_INDEX}: {exc}") from None
+    count = len(_index(folder).rates)
     if not 0 <= value < count:
         raise ValueError(f"--rate must be in 0..{count - 1} for this model, got {value}")
 
@@ -72,17 +75,9 @@ def at_least(flag: str, value: int | None, minimum: int) -> None:
 
 
 def gop_size(value: int | None, folder: Path) -> None:
-    """``--gop`` must cover whole latent frames of the model: ``1 + k * temporal_factor`` (from its index)."""
-    if value is None:
-        return
-    try:
-        index = json.loads((folder / MODEL_INDEX).read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read {folder / MODEL_INDEX}: {exc}") from None
-    tf = int(index.get("temporal_factor", 4)) if isinstance(index, dict) else 4
-    if value < 1 or (value - 1) % tf:
-        examples = ", ".join(str(1 + k * tf) for k in range(4))
-        raise ValueError(f"GOP size must be 1 + {tf}k frames ({examples}, ...) for this model, got {value}")
+    """``--gop`` must cover whole latent frames of the model (``ModelIndex.check_gop_size``)."""
+    if value is not None:
+        _index(folder).check_gop_size(value)
 
 
 def strength(value: float | None) -> None:

@@ -8,6 +8,8 @@ above the autoencoder sees roughly zero-mean, unit-variance latents.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import nn
 
@@ -19,7 +21,7 @@ __all__ = ["LatentAutoencoder", "WeightsError"]
 class LatentAutoencoder(nn.Module):
     """Frames ``[B, 3, T, H, W]`` in [-1, 1] <-> normalised latents ``[B, C, T', H/s, W/s]``.
 
-    Subclasses set ``spatial_factor`` / ``temporal_factor`` and implement ``encode``, ``decode``,
+    Subclasses set ``spatial_factor`` / ``temporal_factor`` and implement ``encode_raw``, ``decode_raw``,
     ``save_pretrained``, ``from_pretrained`` and ``decoder_modules``. A clip of ``1 + k * temporal_factor``
     frames has ``1 + k`` latent frames.
     """
@@ -36,6 +38,8 @@ class LatentAutoencoder(nn.Module):
         # Statistics are data of the config, not weights: they stay out of state dicts.
         self.register_buffer("latents_mean", mean_t, persistent=False)
         self.register_buffer("latents_std", std_t, persistent=False)
+        # One coding call at a time: the causal VAE keeps its feature cache on the module.
+        self._lock = threading.Lock()
 
     @property
     def z_channels(self) -> int:
@@ -67,10 +71,14 @@ class LatentAutoencoder(nn.Module):
         raise NotImplementedError
 
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Frames in [-1, 1] -> normalised latents."""
+        with self._lock:
+            return self.normalize(self.encode_raw(frames))
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Normalised latents -> frames in [-1, 1]."""
+        with self._lock:
+            return self.decode_raw(self.denormalize(latents)).clamp(-1.0, 1.0)
 
     def decode_raw(self, raw: torch.Tensor) -> torch.Tensor:
         """Un-normalised latents -> frames, not clamped (training keeps the gradient of out-of-range pixels)."""

@@ -14,7 +14,6 @@ the video VAE's, so the codec and the refiner see one scale whichever autoencode
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import torch
@@ -107,9 +106,6 @@ class FrameAutoencoder(LatentAutoencoder, ConfigMixin):
         super().__init__(latent_channels, latents_mean, latents_std)
         self.encoder = build_encoder(latent_channels, width)
         self.decoder = build_decoder(latent_channels, width)
-        # The causal VAE needs a lock for its feature cache; this network is stateless, but the
-        # interface promises the same thread safety and torch modules are not re-entrant on all paths.
-        self._lock = threading.Lock()
         # The weights' licence travels with them (TAEF2 is MIT: its text must ship beside the weights).
         self.license_text: str | None = None
 
@@ -168,14 +164,6 @@ class FrameAutoencoder(LatentAutoencoder, ConfigMixin):
         b, c, t, h, w = raw.shape
         rgb = self.decoder(raw.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)) * 2.0 - 1.0
         return rgb.view(b, t, *rgb.shape[1:]).permute(0, 2, 1, 3, 4)
-
-    def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        with self._lock:
-            return self.normalize(self.encode_raw(frames))
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        with self._lock:
-            return self.decode_raw(self.denormalize(latents)).clamp(-1.0, 1.0)
 
     def decoder_modules(self) -> list[nn.Module]:
         return [self.decoder]

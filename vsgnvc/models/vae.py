@@ -9,7 +9,6 @@ A diffusers-format Wan2.1 VAE folder loads unchanged.
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +43,6 @@ class VideoVAE(LatentAutoencoder):
         cfg = model.config
         super().__init__(int(cfg.z_dim), list(cfg.latents_mean), list(cfg.latents_std))
         self.model = model
-        # AutoencoderKLWan keeps its causal feature cache on the module: one call at a time.
-        self._lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> VideoVAE:
@@ -84,19 +81,8 @@ class VideoVAE(LatentAutoencoder):
     def encode_raw(self, frames: torch.Tensor) -> torch.Tensor:
         return self.encode_distribution(frames)[0]
 
-    def encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, 1+4k, H, W]`` in [-1, 1] -> normalised latents ``[B, 16, 1+k, H/8, W/8]``."""
-        with self._lock:
-            mean, _ = self.encode_distribution(frames)
-        return self.normalize(mean)
-
     def decode_raw(self, raw: torch.Tensor) -> torch.Tensor:
         return self.model.decode(raw).sample
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Normalised latents -> frames in [-1, 1]."""
-        with self._lock:
-            return self.model.decode(self.denormalize(latents)).sample.clamp(-1.0, 1.0)
 
     def decoder_modules(self) -> list[nn.Module]:
         return [self.model.post_quant_conv, self.model.decoder]
