@@ -145,3 +145,58 @@ def test_refiner_false_builds_a_model_without_refinement_and_refuses_its_stages(
     assert model.refiner is None
     with pytest.raises(ValueError, match="stage prior trains the refiner, but the config's \\[model\\] has refiner = false"):
         _plan(cfg.stages[1], model, clips, 0)
+
+
+def test_pixel_term_options_are_checked():
+    with pytest.raises(ValueError, match="stage codec: pixel_frames needs a codec stage with a latent_pool"):
+        StageConfig(name="codec", steps=1, pixel_frames=2)
+    with pytest.raises(ValueError, match="stage prior: pixel_frames needs a codec stage"):
+        StageConfig(name="prior", steps=1, pixel_frames=2, latent_pool=4)
+    with pytest.raises(ValueError, match="train_decoder needs pixel_frames > 0"):
+        StageConfig(name="codec", steps=1, latent_pool=4, train_decoder=True)
+
+
+def test_pixel_term_needs_a_per_frame_autoencoder(clips):
+    model = build_model(TrainConfig.load(TINY))
+    cfg = StageConfig(name="codec", steps=1, batch=1, crop=32, frames=5, latent_pool=2, pixel_frames=1)
+    with pytest.raises(ValueError, match="pixel_frames decodes single latent frames; VideoVAE has temporal factor 4"):
+        codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 5, 32))
+
+
+def test_residual_codec_with_pixel_term_tunes_the_decoder_and_exports(tmp_path, small_clip_y4m, shared_media):
+    text = (REPO / "configs" / "tiny_frame.toml").read_text()
+    text = text.replace('"../../shared/media/train"', f'"{shared_media}"').replace('"../runs/cache"', f'"{tmp_path / "cache"}"')
+    text = text.replace("max_frames = 24", "max_frames = 12").replace("y_channels = 16,", 'y_channels = 32, transform = "residual",')
+    text = text.replace('autoencoder = {', "refiner = false\nautoencoder = {")
+    # Only the codec stage, with the pixel term and the decoder fine-tune.
+    codec_stage = text.split("[[stages]]")[1].replace("steps = 4", "steps = 3")
+    text = text.split("[[stages]]")[0] + "[[stages]]" + codec_stage + "pixel_frames = 2\npixel_window = 2\ntrain_decoder = true\n"
+    (tmp_path / "cfg").mkdir()
+    cfg_path = tmp_path / "cfg" / "tiny_pixel.toml"
+    cfg_path.write_text(text)
+    train(cfg_path, tmp_path / "run", tmp_path / "model")
+
+    pools = sorted((tmp_path / "cache").glob("latent_pool.*.frames.pt"))
+    assert len(pools) == 1
+    stored = torch.load(pools[0], weights_only=True)
+    assert stored["frames"].dtype == torch.uint8 and stored["frames"].shape[1:3] == (3, 6)
+    assert stored["latents"].shape[-1] * 8 == stored["frames"].shape[-1]
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "codec" / "metrics.jsonl").read_text().splitlines()]
+    assert all("psnr" in m for m in metrics)
+
+    torch.manual_seed(0)
+    initial = build_model(TrainConfig.load(cfg_path), cfg_path.parent)
+    model = GnvcModel.from_pretrained(tmp_path / "model")
+    assert model.codec.config.transform == "residual"
+    for name, tensor in initial.vae.encoder.state_dict().items():  # frozen: the pool stays valid
+        assert torch.equal(model.vae.encoder.state_dict()[name], tensor), name
+    changed = [n for n, t in initial.vae.decoder.state_dict().items() if not torch.equal(model.vae.decoder.state_dict()[n], t)]
+    assert changed, "the decoder was not fine-tuned"
+
+    from vsgnvc.api import encode_file
+    from vsgnvc.codec.decoder import Decoder
+
+    r = encode_file(small_clip_y4m, tmp_path / "x.gnvc", model, device="cpu", progress=False)
+    with Decoder(tmp_path / "x.gnvc", model, "cpu") as dec:
+        assert len(list(dec.frames())) == r.num_frames == 13
+

@@ -29,7 +29,12 @@ class StageConfig:
     pre-training of our small prior), refine (I: adapter with the GNVC-VD correction objective),
     joint (II: pixel-space fine-tuning of the codec's synthesis side, the VAE decoder and the adapter).
 
-    The distortion weights only matter to ``joint``, whose per-sample loss is
+    ``codec`` minimises ``bpp + lambda_r * latent_weight * |x_c - x_1|^2``; with ``pixel_frames > 0`` (a latent
+    pool is then required, which keeps its pixels) it adds ``pixel_weight * MSE`` of ``pixel_frames`` random frames
+    of each chain decoded through the autoencoder's decoder (a ``pixel_window`` latent window of them), and
+    ``train_decoder`` fine-tunes that decoder on the coded latents.
+
+    ``joint``'s per-sample loss is
     ``bpp + lambda_r * (pixel_weight * MSE + msssim_weight * (1 - MS-SSIM) + lpips_weight * LPIPS
     + latent_weight * (|x_c - x_1|^2 + |x~_1 - x_1|^2))``, pixels in [-1, 1], latents normalised.
     ``latent_weight = 1, pixel_weight = 0`` is the codec stage's objective plus the refiner term.
@@ -58,6 +63,12 @@ class StageConfig:
     latent_window: int = 0
     # > 0: each pool sample is a random run of this many consecutive latent frames (0 = all of them).
     latent_chain: int = 0
+    # codec stage: > 0 decodes this many frames of each chain to pixels for the pixel term (0 = latents only),
+    # in a random pixel_window x pixel_window latent window (0 = the whole window); train_decoder fine-tunes
+    # the autoencoder's decoder with the codec.
+    pixel_frames: int = 0
+    pixel_window: int = 0
+    train_decoder: bool = False
     # Folder (and log name) of the stage in the run; defaults to ``name``. A stage kind may run twice
     # (e.g. the adapter again after stage II) under two labels.
     label: str = ""
@@ -71,6 +82,12 @@ class StageConfig:
             raise ValueError(f"unknown stage {self.name!r}; expected one of {', '.join(STAGES)}")
         if self.steps < 0 or self.batch < 1 or self.crop < 8 or self.frames < 1:
             raise ValueError(f"stage {self.name}: steps, batch, crop and frames must be positive")
+        if self.pixel_frames < 0 or self.pixel_window < 0:
+            raise ValueError(f"stage {self.name}: pixel_frames and pixel_window must be >= 0")
+        if self.pixel_frames and (self.name != "codec" or not self.latent_pool):
+            raise ValueError(f"stage {self.name}: pixel_frames needs a codec stage with a latent_pool (it keeps the pixels)")
+        if self.train_decoder and not self.pixel_frames:
+            raise ValueError(f"stage {self.name}: train_decoder needs pixel_frames > 0 (the decoder learns from pixels)")
         weights = {"msssim_weight": self.msssim_weight, "latent_weight": self.latent_weight,
                    "pixel_weight": self.pixel_weight, "lpips_weight": self.lpips_weight}  # fmt: skip
         for key, value in weights.items():

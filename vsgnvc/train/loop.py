@@ -27,9 +27,11 @@ from .config import StageConfig
 
 logger = logging.getLogger(__name__)
 
+# A batch is one tensor or a tuple of them (e.g. latents and their pixels).
+Batch = torch.Tensor | tuple[torch.Tensor, ...]
 # loss_fn(batch, generator) -> (main loss, aux loss or None, metrics)
-LossFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor | None, dict[str, float]]]
-BatchFn = Callable[[np.random.Generator], torch.Tensor]
+LossFn = Callable[[Batch, torch.Generator], tuple[torch.Tensor, torch.Tensor | None, dict[str, float]]]
+BatchFn = Callable[[np.random.Generator], Batch]
 
 
 @dataclass
@@ -185,7 +187,8 @@ def run_stage(
         gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
         # Library code (the training path's quantisation noise) draws from the global RNG: seed it per step too.
         torch.manual_seed(int(rng.integers(2**62)))
-        batch = plan.batch_fn(rng).to(device)
+        batch = plan.batch_fn(rng)
+        batch = tuple(b.to(device) for b in batch) if isinstance(batch, tuple) else batch.to(device)
         for group, scale in zip(opt.param_groups, lr_scales, strict=True):
             group["lr"] = lr_at(step) * scale
         loss, aux, metrics = plan.loss_fn(batch, gen)

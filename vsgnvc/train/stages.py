@@ -51,13 +51,21 @@ def rate_lambdas(cfg: StageConfig, codec: ContextualLatentCodec) -> torch.Tensor
 
 
 def _latent_batch(vae: LatentAutoencoder, crops: VideoCrops, cfg: StageConfig, cache_dir=None):
-    """A batch_fn returning normalised VAE latents of random crops (from a pre-encoded pool if configured)."""
-    if cfg.latent_pool:
+    """A batch_fn returning normalised VAE latents of random crops (from a pre-encoded pool if configured).
 
-        def pool_batch(rng) -> torch.Tensor:
+    With ``pixel_frames`` the batch is ``(latents, pixels)``, both from a pool that keeps its crops' pixels.
+    """
+    if cfg.latent_pool:
+        with_frames = cfg.pixel_frames > 0
+
+        def pool_batch(rng):
             # Built on first use: a finished stage that is only reloaded never pays for it.
-            pool = LatentPool.build(vae, crops, cfg.latent_pool, seed=crops.seed, cache_dir=cache_dir)
-            return pool.sample(rng, cfg.batch, cfg.latent_window or None, cfg.latent_chain or None).to(vae.device)
+            pool = LatentPool.build(vae, crops, cfg.latent_pool, seed=crops.seed, cache_dir=cache_dir, with_frames=with_frames)
+            size, chain = cfg.latent_window or None, cfg.latent_chain or None
+            if with_frames:
+                latents, frames = pool.sample_with_frames(rng, cfg.batch, size, chain)
+                return latents.to(vae.device), frames.to(vae.device)
+            return pool.sample(rng, cfg.batch, size, chain).to(vae.device)
 
         return pool_batch
 
@@ -102,29 +110,74 @@ def code_sequence(codec: ContextualLatentCodec, latents: torch.Tensor, rate: tor
     return {"latent_hat": torch.stack(outs, 2), "context": torch.stack(contexts, 2), "bits": bits}
 
 
+def decoded_pixel_mse(
+    vae: LatentAutoencoder, latent_hat: torch.Tensor, frames: torch.Tensor, count: int, window: int, gen: torch.Generator
+) -> torch.Tensor:
+    """Per-sample pixel MSE of ``count`` random frames of coded latents ``[B, C, T, h, w]`` decoded in a random
+    ``window x window`` latent window (0 = whole), against ``frames`` ``[B, 3, T, H, W]`` (per-frame autoencoder)."""
+    _, _, t, h, w = latent_hat.shape
+    picked = torch.randperm(t, generator=gen)[: min(count, t)].to(latent_hat.device)
+    size_h, size_w = min(window or h, h), min(window or w, w)
+    y0 = int(torch.randint(0, h - size_h + 1, (1,), generator=gen))
+    x0 = int(torch.randint(0, w - size_w + 1, (1,), generator=gen))
+    s = vae.spatial_factor
+    latents = latent_hat[:, :, picked, y0 : y0 + size_h, x0 : x0 + size_w]
+    target = frames[:, :, picked, y0 * s : (y0 + size_h) * s, x0 * s : (x0 + size_w) * s]
+    # The raw decoder output (no clamp): clamping would cut the gradient of out-of-range pixels.
+    return (vae.decode_raw(vae.denormalize(latents)) - target).pow(2).flatten(1).mean(1)
+
+
 def codec_plan(
     cfg: StageConfig, vae: LatentAutoencoder, codec: ContextualLatentCodec, crops: VideoCrops, cache_dir=None
 ) -> StagePlan:
-    """Stage I (codec part): rate + lambda_r * latent MSE, a random rate point per sample."""
+    """Stage I (codec part): rate + lambda_r * distortion, a random rate point per sample.
+
+    The distortion is ``latent_weight`` x latent MSE, plus with ``pixel_frames`` ``pixel_weight`` x the pixel MSE
+    of decoded frames; ``train_decoder`` fine-tunes the autoencoder's decoder with the codec (the encoder and
+    so the latent pool stay fixed).
+    """
     lambdas = rate_lambdas(cfg, codec)
-    def loss_fn(latents: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    with_pixels = cfg.pixel_frames > 0
+    if with_pixels and vae.temporal_factor != 1:
+        raise ValueError(
+            f"stage {cfg.folder}: pixel_frames decodes single latent frames; {type(vae).__name__} "
+            f"has temporal factor {vae.temporal_factor} (use the joint stage for pixel-space training)"
+        )
+
+    def loss_fn(batch, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        latents, frames = batch if with_pixels else (batch, None)
         rate = torch.randint(0, codec.num_rates, (latents.shape[0],), generator=gen)
         out = code_sequence(codec, latents, rate)
         pixels = _pixels(vae, latents)
         bpp = out["bits"] / pixels
         mse = (out["latent_hat"] - latents).pow(2).flatten(1).mean(1)
-        loss = (bpp + lambdas[rate].to(mse) * mse).mean()
-        metrics = {"loss": loss.item(), "bpp": bpp.mean().item(), "mse": mse.mean().item()}
+        dist = cfg.latent_weight * mse
+        metrics: dict[str, float] = {}
+        if frames is not None:
+            pixel_mse = decoded_pixel_mse(vae, out["latent_hat"], frames, cfg.pixel_frames, cfg.pixel_window, gen)
+            dist = dist + cfg.pixel_weight * pixel_mse
+            metrics["psnr"] = psnr_from_mse(pixel_mse.detach().mean())
+        loss = (bpp + lambdas[rate].to(mse) * dist).mean()
+        metrics = {"loss": loss.item(), "bpp": bpp.mean().item(), "mse": mse.mean().item(), **metrics}
         for r in range(codec.num_rates):
             sel = rate == r
             if sel.any():
                 metrics[f"bpp{r}"] = bpp[sel].mean().item()
+                if frames is not None:
+                    metrics[f"psnr{r}"] = psnr_from_mse(pixel_mse[sel].detach().mean())
         return loss, codec.aux_loss(), metrics
 
     main = [p for n, p in codec.named_parameters() if not n.endswith(".quantiles")]
     aux = [p for n, p in codec.named_parameters() if n.endswith(".quantiles")]
     fast = [codec.log_gain, codec.log_hyper_gain, *codec.entropy_bottleneck_density()]
-    return StagePlan(cfg, codec, main, loss_fn, _latent_batch(vae, crops, cfg, cache_dir), aux, fast_params=fast)
+    module: torch.nn.Module = codec
+    if cfg.train_decoder:
+        decoder = [p for m in vae.decoder_modules() for p in m.parameters()]
+        for p in decoder:
+            p.requires_grad_(True)
+        main += decoder
+        module = torch.nn.ModuleDict({"codec": codec, "vae": vae})  # the checkpoint holds the tuned decoder too
+    return StagePlan(cfg, module, main, loss_fn, _latent_batch(vae, crops, cfg, cache_dir), aux, fast_params=fast)
 
 
 def prior_plan(cfg: StageConfig, vae: LatentAutoencoder, refiner, crops: VideoCrops, cache_dir=None) -> StagePlan:
