@@ -1,9 +1,5 @@
 """A model on a per-frame autoencoder (temporal factor 1) through the real encoder, bitstream and decoder."""
 
-import hashlib
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -12,6 +8,7 @@ from vsgnvc.bitstream import GnvcReader
 from vsgnvc.codec.decoder import Decoder
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
 from vsgnvc.models.bundle import GnvcModel
+from tests.support.other_process import decode_digest_in_subprocess, frames_digest
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +64,5 @@ def test_refined_decode_runs_and_differs_from_plain(encoded, frame_model):
 def test_decode_in_another_process_is_bit_identical(encoded, frame_model, tiny_frame_model_dir):
     path, *_ = encoded
     with Decoder(path, frame_model, "cpu") as dec:
-        here = hashlib.sha256(b"".join(p.tobytes() for f in dec.frames() for p in f)).hexdigest()
-    script = (
-        "import sys, hashlib, torch\n"
-        "torch.set_num_threads(1)\n"
-        "from vsgnvc.codec.decoder import Decoder\n"
-        "from vsgnvc.models.bundle import GnvcModel\n"
-        "with Decoder(sys.argv[1], GnvcModel.from_pretrained(sys.argv[2]), 'cpu') as d:\n"
-        "    print(hashlib.sha256(b''.join(p.tobytes() for f in d.frames() for p in f)).hexdigest())\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script, str(path), str(tiny_frame_model_dir)], capture_output=True,
-                         text=True, check=True)  # fmt: skip
-    assert out.stdout.strip() == here
+        here = frames_digest(dec.frames())
+    assert decode_digest_in_subprocess(path, tiny_frame_model_dir) == here

@@ -1,6 +1,5 @@
 """Real clip -> .gnvc -> frames, with a tiny real model."""
 
-import hashlib
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ from vsgnvc.api import encode_file
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader
 from vsgnvc.codec.decoder import Decoder, ModelMismatchError
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
+from tests.support.other_process import decode_digest_in_subprocess, frames_digest
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +66,9 @@ def test_file_is_header_chunks_and_index(encoded):
 def test_decode_in_other_process_and_thread_count_is_bit_identical(encoded, tiny_model_dir, tiny_model):
     path, *_ = encoded
     with Decoder(path, tiny_model, "cpu") as dec:
-        here = hashlib.sha256(b"".join(p.tobytes() for f in dec.frames() for p in f)).hexdigest()
-    script = (
-        "import sys, hashlib, torch\n"
-        "torch.set_num_threads(int(sys.argv[3]))\n"
-        "from vsgnvc.codec.decoder import Decoder\n"
-        "from vsgnvc.models.bundle import GnvcModel\n"
-        "with Decoder(sys.argv[1], GnvcModel.from_pretrained(sys.argv[2]), 'cpu') as d:\n"
-        "    print(hashlib.sha256(b''.join(p.tobytes() for f in d.frames() for p in f)).hexdigest())\n"
-    )
-    for threads in ("1", "2"):
-        out = subprocess.run(
-            [sys.executable, "-c", script, str(path), str(tiny_model_dir), threads], capture_output=True, text=True, check=True
-        )
-        assert out.stdout.strip() == here
+        here = frames_digest(dec.frames())
+    for threads in (1, 2):
+        assert decode_digest_in_subprocess(path, tiny_model_dir, threads) == here
 
 
 def test_rates_order_bitrates(tiny_model, small_clip_y4m, tmp_path):
