@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from ffmpeg_bridge import open_source
+from tests.support.decode_checks import assert_decodes_to_reconstruction, decode_digest_in_subprocess, frames_digest
 from vsgnvc.bitstream import GnvcReader
 from vsgnvc.codec.decoder import Decoder
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
 from vsgnvc.models.bundle import GnvcModel
-from tests.support.other_process import decode_digest_in_subprocess, frames_digest
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +46,7 @@ def test_every_frame_is_a_latent_frame(encoded, frame_model):
 
 def test_encoder_reconstruction_equals_decoder_output(encoded, frame_model):
     path, _, recon = encoded
-    with Decoder(path, frame_model, "cpu") as dec:
-        for k in range(dec.num_gops):
-            for a, b in zip(recon[k], dec.gop_frames(k, refine=False), strict=True):
-                assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert_decodes_to_reconstruction(path, frame_model, recon)
 
 
 def test_refined_decode_runs_and_differs_from_plain(encoded, frame_model):

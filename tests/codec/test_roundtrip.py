@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from ffmpeg_bridge import open_source, read_y4m
+from tests.support.decode_checks import assert_decodes_to_reconstruction, decode_digest_in_subprocess, frames_digest
 from vsgnvc.api import encode_file
 from vsgnvc.bitstream import GNVCFormatError, GnvcReader
 from vsgnvc.codec.decoder import Decoder, ModelMismatchError
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
-from tests.support.other_process import decode_digest_in_subprocess, frames_digest
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +40,7 @@ def test_round_trip_keeps_count_size_fps(encoded, tiny_model):
 
 def test_encoder_reconstruction_equals_decoder_output(encoded, tiny_model):
     path, _, recon, _ = encoded
-    with Decoder(path, tiny_model, "cpu") as dec:
-        for k in range(dec.num_gops):
-            for a, b in zip(recon[k], dec.gop_frames(k, refine=False), strict=True):
-                assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert_decodes_to_reconstruction(path, tiny_model, recon)
 
 
 def test_random_access_equals_sequential(encoded, tiny_model):

@@ -43,16 +43,12 @@ from .config import StageConfig
 from .data import VideoCrops
 from .loop import StagePlan
 from .perceptual import load_lpips, msssim_per_sample, msssim_window
-from .stages import code_sequence, psnr_from_mse, rate_lambdas
+from .stages import code_sequence, per_sample_mse, psnr_from_mse, rate_lambdas
 
 if TYPE_CHECKING:
     from ..refine import Refiner
 
 logger = logging.getLogger(__name__)
-
-
-def _per_sample_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return (a - b).pow(2).flatten(1).mean(1)
 
 
 def joint_trainable(model: GnvcModel, with_refiner: bool) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
@@ -103,7 +99,7 @@ def joint_plan(cfg: StageConfig, model: GnvcModel, crops: VideoCrops) -> StagePl
         # The raw decoder output (no clamp): clamping would cut the gradient of out-of-range pixels.
         x_hat = vae.decode_raw(vae.denormalize(x_c))
         bpp = out["bits"] / pixels
-        mse = _per_sample_mse(x_hat, x)
+        mse = per_sample_mse(x_hat, x)
         dist = cfg.pixel_weight * mse
         metrics: dict[str, float] = {}
         if with_msssim:
@@ -118,17 +114,17 @@ def joint_plan(cfg: StageConfig, model: GnvcModel, crops: VideoCrops) -> StagePl
             perceptual = lpips(x_hat, x)
             dist = dist + cfg.lpips_weight * perceptual
             metrics["lpips"] = perceptual.mean().item()
-        latent_mse = _per_sample_mse(x_c, latents)
+        latent_mse = per_sample_mse(x_c, latents)
         if cfg.latent_weight > 0:
             dist = dist + cfg.latent_weight * latent_mse
         if refiner is not None:
             refined = flow_matching_loss(refiner, latents, x_c, out["context"], gen)["x1_hat"]
-            refine_mse = _per_sample_mse(refined, latents)
+            refine_mse = per_sample_mse(refined, latents)
             dist = dist + cfg.latent_weight * refine_mse
             metrics["refine_mse"] = refine_mse.mean().item()
         loss = (bpp + lambdas.to(dist)[rate] * dist).mean()
         with torch.no_grad():
-            shown = _per_sample_mse(x_hat.clamp(-1.0, 1.0), x).mean()
+            shown = per_sample_mse(x_hat.clamp(-1.0, 1.0), x).mean()
         metrics = {
             "loss": loss.item(), "bpp": bpp.mean().item(), "psnr": psnr_from_mse(shown), "mse": mse.mean().item(),
             "latent_mse": latent_mse.mean().item(), **metrics,

@@ -15,6 +15,11 @@ from .latent_pool import LatentPool
 from .loop import StagePlan
 
 
+def per_sample_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per batch item ``[B]``."""
+    return (a - b).pow(2).flatten(1).mean(1)
+
+
 def psnr_from_mse(mse: torch.Tensor) -> float:
     # frames live in [-1, 1]: peak-to-peak 2
     return float(10 * torch.log10(4.0 / mse.clamp_min(1e-10)))
@@ -124,7 +129,7 @@ def decoded_pixel_mse(
     latents = latent_hat[:, :, picked, y0 : y0 + size_h, x0 : x0 + size_w]
     target = frames[:, :, picked, y0 * s : (y0 + size_h) * s, x0 * s : (x0 + size_w) * s]
     # The raw decoder output (no clamp): clamping would cut the gradient of out-of-range pixels.
-    return (vae.decode_raw(vae.denormalize(latents)) - target).pow(2).flatten(1).mean(1)
+    return per_sample_mse(vae.decode_raw(vae.denormalize(latents)), target)
 
 
 def codec_plan(
@@ -150,7 +155,7 @@ def codec_plan(
         out = code_sequence(codec, latents, rate)
         pixels = _pixels(vae, latents)
         bpp = out["bits"] / pixels
-        mse = (out["latent_hat"] - latents).pow(2).flatten(1).mean(1)
+        mse = per_sample_mse(out["latent_hat"], latents)
         dist = cfg.latent_weight * mse
         metrics: dict[str, float] = {}
         if frames is not None:
