@@ -10,6 +10,16 @@ def quantize_ste(x: torch.Tensor) -> torch.Tensor:
     return (torch.round(x) - x).detach() + x
 
 
+def deadzone_round(x: torch.Tensor, deadzone: float) -> torch.Tensor:
+    """Round to integers with a zero bin widened to ``|x| < 0.5 + deadzone`` (every other bin shifts with it)."""
+    return torch.sign(x) * torch.floor((x.abs() + 0.5 - deadzone).clamp_min(0.0))
+
+
+def deadzone_ste(x: torch.Tensor, deadzone: float) -> torch.Tensor:
+    """``deadzone_round`` with an identity gradient."""
+    return (deadzone_round(x, deadzone) - x).detach() + x
+
+
 class _LowerBound(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, bound: float) -> torch.Tensor:  # type: ignore[override]
