@@ -1,0 +1,155 @@
+"""The patch latent codec: a weighted transform coder at init, real range-coded round trips, its statistics."""
+
+import math
+
+import pytest
+import torch
+
+from vsgnvc.models.frame_autoencoder import FrameAutoencoder
+from vsgnvc.models.latent_codec import ContextualLatentCodec, PatchTransform
+from vsgnvc.train.patch_statistics import decoder_sensitivity, patch_basis
+from vsgnvc.train.stages import code_sequence
+
+C = 4  # latent channels; y has 4 x C coefficients
+
+
+def _orthonormal(m: int, seed: int = 0) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.randn(m, m, generator=torch.Generator().manual_seed(seed)))
+    return q
+
+
+def _codec(sensitivity: torch.Tensor | None = None) -> ContextualLatentCodec:
+    torch.manual_seed(0)
+    codec = ContextualLatentCodec(
+        latent_channels=C, hidden_channels=16, y_channels=4 * C, z_channels=8, context_channels=4, num_rates=3,
+        rate_lambdas=[10.0, 40.0, 160.0], transform="patch",
+    )  # fmt: skip
+    m = 4 * C
+    weights = sensitivity if sensitivity is not None else torch.linspace(2e-5, 2e-4, m)
+    codec.set_patch_statistics(torch.linspace(-0.5, 0.5, m), _orthonormal(m), weights)
+    return codec
+
+
+def _steps(codec: ContextualLatentCodec, rate: int) -> torch.Tensor:
+    return (-codec.log_gain[rate].detach()).exp()
+
+
+def test_patch_transform_inverts_its_analysis():
+    t = PatchTransform(C)
+    t.set_basis(torch.randn(4 * C), _orthonormal(4 * C))
+    x = torch.randn(2, C, 6, 8)
+    assert torch.allclose(t.inverse(t(x)), x, atol=1e-5)
+    assert torch.allclose(t.inverse(t(x) - t(x * 0), with_mean=False), x, atol=1e-5)
+
+
+def test_steps_start_from_lambda_and_sensitivity():
+    sens = torch.full((4 * C,), 1e-4)
+    sens[3] = 4e-4  # four times as sensitive: half the step
+    codec = _codec(sens)
+    for rate, lam in enumerate(codec.config.rate_lambdas):
+        steps = _steps(codec, rate)
+        assert steps[0].item() == pytest.approx(math.sqrt(6 / (256 * math.log(2) * lam * 1e-4)), rel=1e-5)
+        assert steps[3].item() == pytest.approx(steps[0].item() / 2, rel=1e-5)
+    assert torch.all(_steps(codec, 0) > _steps(codec, 2))
+
+
+def test_untrained_patch_codec_is_closed_loop_quantisation_of_coefficients():
+    codec = _codec().eval()
+    latents = torch.randn(2, C, 5, 8, 12) * 3
+    for rate in range(codec.num_rates):
+        with torch.no_grad():
+            out = code_sequence(codec, latents, torch.tensor([rate, rate]))
+        steps = _steps(codec, rate).view(1, -1, 1, 1)
+        for t in range(latents.shape[2]):
+            # Every frame, intra and inter, is within half a step per coefficient: errors cannot build up.
+            err = (codec.patch_transform(out["latent_hat"][:, :, t]) - codec.patch_transform(latents[:, :, t])).abs()
+            assert torch.all(err <= steps / 2 + 1e-4), (rate, t)
+            assert torch.any(err > steps / 8)
+
+
+def test_distortion_weighs_each_coefficient_by_its_sensitivity():
+    codec = _codec()
+    basis, weights = codec.distortion_basis, codec.distortion_weights
+    err = torch.zeros(1, 4 * C, 1, 2, 3)  # 2 x 3 patches; an error in one of them
+    err[0, :, 0, 0, 1] = 0.7 * basis[5]
+    latent_err = torch.nn.functional.pixel_shuffle(err[:, :, 0], 2).unsqueeze(2)
+    zero = torch.zeros_like(latent_err)
+    expected = weights[5] * 0.49 / 6  # averaged over the 6 patch positions
+    assert codec.distortion(latent_err, zero).item() == pytest.approx(expected.item(), rel=1e-4)
+
+
+def test_patch_codec_round_trips_through_real_strings():
+    codec = _codec()
+    codec.update()
+    latents = torch.randn(1, C, 3, 8, 12) * 2
+    prev_enc = prev_dec = None
+    for t in range(3):
+        code = codec.compress_frame(latents[:, :, t], prev_enc, 1)
+        decoded = codec.decompress_frame(code.strings, (8, 12), prev_dec, 1)
+        assert torch.equal(decoded.latent, code.latent) and torch.equal(decoded.symbols, code.symbols)
+        err = (codec.patch_transform(decoded.latent) - codec.patch_transform(latents[:, :, t])).abs()
+        assert torch.all(err <= (1 / codec.gain[1]).float().view(1, -1, 1, 1) / 2 + 1e-3)
+        prev_enc, prev_dec = code, decoded
+
+
+def test_transform_options_are_checked():
+    with pytest.raises(ValueError, match="codec transform must be one of learned, patch, got 'wavelet'"):
+        ContextualLatentCodec(latent_channels=8, y_channels=8, transform="wavelet")
+    with pytest.raises(ValueError, match=r"y_channels \(16\) must be 4 x latent_channels \(8\)"):
+        ContextualLatentCodec(latent_channels=8, y_channels=16, transform="patch")
+    with pytest.raises(ValueError, match="set_patch_statistics needs the patch transform"):
+        ContextualLatentCodec(latent_channels=8, y_channels=16).set_patch_statistics(
+            torch.zeros(16), torch.eye(16), torch.ones(16)
+        )
+
+
+def test_patch_basis_is_orthonormal_and_sorted_by_variance():
+    gen = torch.Generator().manual_seed(1)
+    latents = torch.randn(6, C, 3, 8, 8, generator=gen)
+    latents[:, 1] = latents[:, 0] * 3 + 0.1 * latents[:, 1]  # two correlated channels
+    mean, basis = patch_basis(latents)
+    assert torch.allclose(basis @ basis.T, torch.eye(4 * C), atol=1e-5)
+    flat = torch.nn.functional.pixel_unshuffle(latents.permute(0, 2, 1, 3, 4).reshape(-1, C, 8, 8), 2)
+    coef = torch.einsum("km,bmhw->bkhw", basis, flat - mean.view(1, -1, 1, 1))
+    var = coef.var(dim=(0, 2, 3))
+    assert torch.all(var[:-1] >= var[1:] - 1e-4)
+    assert var[0] > 5 * var[-1]
+
+
+def test_decoder_sensitivity_is_zero_for_what_the_decoder_ignores():
+    torch.manual_seed(0)
+    vae = FrameAutoencoder(latent_channels=C, width=8).eval()
+    with torch.no_grad():
+        vae.decoder[1].weight[:, 0] = 0  # the first convolution ignores latent channel 0
+    latents = torch.randn(2, C, 1, 4, 6)
+    sens = decoder_sensitivity(vae, latents, torch.zeros(4 * C), torch.eye(4 * C))
+    # pixel_unshuffle puts channel 0's four patch positions first
+    assert torch.all(sens[:4] == 0)
+    assert torch.all(sens[4:] > 0)
+
+
+def test_deadzone_widens_only_the_zero_bin():
+    from vsgnvc.entropy.ops import deadzone_round
+
+    x = torch.tensor([-2.4, -1.3, -0.8, -0.3, 0.0, 0.3, 0.8, 0.84, 0.86, 1.3, 1.84, 1.86])
+    assert deadzone_round(x, 0.0).tolist() == torch.round(x).tolist()
+    assert deadzone_round(x, 0.35).tolist() == [-2, -1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2]
+
+
+def test_inter_deadzone_codes_what_plain_rounding_would_and_no_more():
+    codec = ContextualLatentCodec(**{**_codec().config, "inter_deadzone": 0.35})
+    codec.load_state_dict(_codec().state_dict())
+    codec.update()
+    latents = torch.randn(1, C, 3, 8, 12) * 2
+    prev_enc = prev_dec = None
+    for t in range(3):
+        code = codec.compress_frame(latents[:, :, t], prev_enc, 0)
+        decoded = codec.decompress_frame(code.strings, (8, 12), prev_dec, 0)
+        assert torch.equal(decoded.latent, code.latent)
+        err = (codec.patch_transform(decoded.latent) - codec.patch_transform(latents[:, :, t])).abs()
+        step = (1 / codec.gain[0]).float().view(1, -1, 1, 1)
+        # intra: half a step; inter: up to 0.85 steps (the wider zero bin), never more
+        assert torch.all(err <= step * (0.5 if t == 0 else 0.85) + 1e-3), t
+        prev_enc, prev_dec = code, decoded
+    with pytest.raises(ValueError, match=r"inter_deadzone must be in \[0, 0.5\), got 0.5"):
+        ContextualLatentCodec(latent_channels=8, y_channels=32, transform="patch", inter_deadzone=0.5)
