@@ -163,10 +163,10 @@ def test_pixel_term_needs_a_per_frame_autoencoder(clips):
         codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 5, 32))
 
 
-def test_residual_codec_with_pixel_term_tunes_the_decoder_and_exports(tmp_path, small_clip_y4m, shared_media):
+def test_patch_codec_with_pixel_term_tunes_the_decoder_and_exports(tmp_path, small_clip_y4m, shared_media):
     text = (REPO / "configs" / "tiny_frame.toml").read_text()
     text = text.replace('"../../shared/media/train"', f'"{shared_media}"').replace('"../runs/cache"', f'"{tmp_path / "cache"}"')
-    text = text.replace("max_frames = 24", "max_frames = 12").replace("y_channels = 16,", 'y_channels = 32, transform = "residual",')
+    text = text.replace("max_frames = 24", "max_frames = 12").replace("y_channels = 16,", 'y_channels = 128, transform = "patch",')
     text = text.replace('autoencoder = {', "refiner = false\nautoencoder = {")
     # Only the codec stage, with the pixel term and the decoder fine-tune.
     codec_stage = text.split("[[stages]]")[1].replace("steps = 4", "steps = 3")
@@ -187,7 +187,11 @@ def test_residual_codec_with_pixel_term_tunes_the_decoder_and_exports(tmp_path, 
     torch.manual_seed(0)
     initial = build_model(TrainConfig.load(cfg_path), cfg_path.parent)
     model = GnvcModel.from_pretrained(tmp_path / "model")
-    assert model.codec.config.transform == "residual"
+    assert model.codec.config.transform == "patch"
+    # The patch transform started from the pool's statistics: an orthonormal basis, measured sensitivities.
+    basis = model.codec.distortion_basis
+    assert torch.allclose(basis @ basis.T, torch.eye(128), atol=1e-4)
+    assert torch.all(model.codec.distortion_weights > 0)
     for name, tensor in initial.vae.encoder.state_dict().items():  # frozen: the pool stays valid
         assert torch.equal(model.vae.encoder.state_dict()[name], tensor), name
     changed = [n for n, t in initial.vae.decoder.state_dict().items() if not torch.equal(model.vae.decoder.state_dict()[n], t)]

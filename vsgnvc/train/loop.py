@@ -45,6 +45,7 @@ class StagePlan:
     batch_fn: BatchFn
     aux_params: list[nn.Parameter] | None = None
     finish: Callable[[], None] | None = None  # run once the stage's steps are done (e.g. rebuild coding tables)
+    start: Callable[[], None] | None = None  # run before the first step of a stage that resumes nothing (init from data)
     # A subset of ``params`` trained at ``fast_lr_scale`` x the stage's rate (few, slow-moving parameters
     # such as per-rate gains and the factorised density, which barely leave their init otherwise).
     fast_params: list[nn.Parameter] | None = None
@@ -167,6 +168,8 @@ def run_stage(
     if (stage_dir / "trainer.pt").is_file():
         step = load_checkpoint(stage_dir, model, opts)
         logger.info("%s: resumed at step %d", cfg.folder, step)
+    elif plan.start is not None:
+        plan.start()
     if step >= cfg.steps:
         if plan.finish is not None:
             plan.finish()

@@ -13,6 +13,7 @@ from .config import StageConfig
 from .data import VideoCrops
 from .latent_pool import LatentPool
 from .loop import StagePlan
+from .patch_statistics import decoder_sensitivity, patch_basis
 
 
 def per_sample_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -156,8 +157,11 @@ def codec_plan(
         pixels = _pixels(vae, latents)
         bpp = out["bits"] / pixels
         mse = per_sample_mse(out["latent_hat"], latents)
-        dist = cfg.latent_weight * mse
+        latent_dist = codec.distortion(out["latent_hat"], latents)
+        dist = cfg.latent_weight * latent_dist
         metrics: dict[str, float] = {}
+        if codec.patch:  # the weighted distortion is about the decoded RGB MSE in [0, 1]
+            metrics["psnr_est"] = float(10 * torch.log10(1.0 / latent_dist.detach().mean().clamp_min(1e-10)))
         if frames is not None:
             pixel_mse = decoded_pixel_mse(vae, out["latent_hat"], frames, cfg.pixel_frames, cfg.pixel_window, gen)
             dist = dist + cfg.pixel_weight * pixel_mse
@@ -170,6 +174,8 @@ def codec_plan(
                 metrics[f"bpp{r}"] = bpp[sel].mean().item()
                 if frames is not None:
                     metrics[f"psnr{r}"] = psnr_from_mse(pixel_mse[sel].detach().mean())
+                elif codec.patch:
+                    metrics[f"psnr{r}"] = float(10 * torch.log10(1.0 / latent_dist[sel].detach().mean().clamp_min(1e-10)))
         return loss, codec.aux_loss(), metrics
 
     main = [p for n, p in codec.named_parameters() if not n.endswith(".quantiles")]
@@ -182,7 +188,20 @@ def codec_plan(
             p.requires_grad_(True)
         main += decoder
         module = torch.nn.ModuleDict({"codec": codec, "vae": vae})  # the checkpoint holds the tuned decoder too
-    return StagePlan(cfg, module, main, loss_fn, _latent_batch(vae, crops, cfg, cache_dir), aux, fast_params=fast)
+    batch_fn = _latent_batch(vae, crops, cfg, cache_dir)
+    start = None
+    if codec.patch:
+
+        def start() -> None:
+            # Pool crops: the basis from ~4600 latent frames, the sensitivity from 16 of them.
+            rng = np.random.default_rng([crops.seed, 104729])
+            sample = [batch_fn(rng) for _ in range(max(1, 512 // cfg.batch))]
+            latents = torch.cat([b[0] if isinstance(b, tuple) else b for b in sample])
+            mean, basis = patch_basis(latents)
+            frames = latents[:16, :, :1]
+            codec.set_patch_statistics(mean, basis, decoder_sensitivity(vae, frames, mean, basis), lambdas.tolist())
+
+    return StagePlan(cfg, module, main, loss_fn, batch_fn, aux, fast_params=fast, start=start)
 
 
 def prior_plan(cfg: StageConfig, vae: LatentAutoencoder, refiner, crops: VideoCrops, cache_dir=None) -> StagePlan:
