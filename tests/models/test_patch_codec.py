@@ -78,18 +78,27 @@ def test_distortion_weighs_each_coefficient_by_its_sensitivity():
     assert codec.distortion(latent_err, zero).item() == pytest.approx(expected.item(), rel=1e-4)
 
 
+def _coded_errors(codec: ContextualLatentCodec, rate: int, frames: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(|coefficient error|, step) per frame of random latents coded through real strings; the decoder's latent
+    and symbols must equal the encoder's."""
+    latents = torch.randn(1, C, frames, 8, 12) * 2
+    step = (1 / codec.gain[rate]).float().view(1, -1, 1, 1)
+    prev_enc = prev_dec = None
+    errors = []
+    for t in range(frames):
+        code = codec.compress_frame(latents[:, :, t], prev_enc, rate)
+        decoded = codec.decompress_frame(code.strings, (8, 12), prev_dec, rate)
+        assert torch.equal(decoded.latent, code.latent) and torch.equal(decoded.symbols, code.symbols)
+        errors.append(((codec.patch_transform(decoded.latent) - codec.patch_transform(latents[:, :, t])).abs(), step))
+        prev_enc, prev_dec = code, decoded
+    return errors
+
+
 def test_patch_codec_round_trips_through_real_strings():
     codec = _codec()
     codec.update()
-    latents = torch.randn(1, C, 3, 8, 12) * 2
-    prev_enc = prev_dec = None
-    for t in range(3):
-        code = codec.compress_frame(latents[:, :, t], prev_enc, 1)
-        decoded = codec.decompress_frame(code.strings, (8, 12), prev_dec, 1)
-        assert torch.equal(decoded.latent, code.latent) and torch.equal(decoded.symbols, code.symbols)
-        err = (codec.patch_transform(decoded.latent) - codec.patch_transform(latents[:, :, t])).abs()
-        assert torch.all(err <= (1 / codec.gain[1]).float().view(1, -1, 1, 1) / 2 + 1e-3)
-        prev_enc, prev_dec = code, decoded
+    for err, step in _coded_errors(codec, 1):
+        assert torch.all(err <= step / 2 + 1e-3)
 
 
 def test_transform_options_are_checked():
@@ -140,16 +149,8 @@ def test_inter_deadzone_codes_what_plain_rounding_would_and_no_more():
     codec = ContextualLatentCodec(**{**_codec().config, "inter_deadzone": 0.35})
     codec.load_state_dict(_codec().state_dict())
     codec.update()
-    latents = torch.randn(1, C, 3, 8, 12) * 2
-    prev_enc = prev_dec = None
-    for t in range(3):
-        code = codec.compress_frame(latents[:, :, t], prev_enc, 0)
-        decoded = codec.decompress_frame(code.strings, (8, 12), prev_dec, 0)
-        assert torch.equal(decoded.latent, code.latent)
-        err = (codec.patch_transform(decoded.latent) - codec.patch_transform(latents[:, :, t])).abs()
-        step = (1 / codec.gain[0]).float().view(1, -1, 1, 1)
+    for t, (err, step) in enumerate(_coded_errors(codec, 0)):
         # intra: half a step; inter: up to 0.85 steps (the wider zero bin), never more
         assert torch.all(err <= step * (0.5 if t == 0 else 0.85) + 1e-3), t
-        prev_enc, prev_dec = code, decoded
     with pytest.raises(ValueError, match=r"inter_deadzone must be in \[0, 0.5\), got 0.5"):
         ContextualLatentCodec(latent_channels=8, y_channels=32, transform="patch", inter_deadzone=0.5)
