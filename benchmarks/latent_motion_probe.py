@@ -23,11 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vsgnvc.eval.clips import load_benchmark_clip
 from vsgnvc.eval.metrics import psnr_rgb
 from vsgnvc.models.frame_autoencoder import load_taesd_checkpoints
+from vsgnvc.models.latent_codec import PatchTransform
+from vsgnvc.train.patch_statistics import patch_basis
 
 TAEF2 = Path(__file__).resolve().parents[2] / "shared" / "models" / "taef2"
 WIDTH, HEIGHT = 320, 176
@@ -50,31 +51,22 @@ def shifted(latent: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return latent[:, rows][:, :, cols]
 
 
+@torch.no_grad()
 def code_clip(latents: torch.Tensor, step: float, search: int, decode) -> tuple[float, float, float, list[float]]:
     """(intra bits, mean P residual bits, mean vector bits, decoded frames) of closed-loop coding."""
-    n, c = latents.shape[:2]
-    patches = F.pixel_unshuffle(latents, 2)
-    flat = patches.permute(0, 2, 3, 1).reshape(-1, 4 * c).double()
-    mean = flat.mean(0)
-    basis = torch.linalg.eigh(torch.cov((flat - mean).T))[1].flip(1).float()
-    mean = mean.float()
-
-    def to_coef(latent: torch.Tensor) -> torch.Tensor:
-        return torch.einsum("nkhw,kj->njhw", F.pixel_unshuffle(latent, 2) - mean.view(1, -1, 1, 1), basis)
-
-    def from_coef(coef: torch.Tensor) -> torch.Tensor:
-        return F.pixel_shuffle(torch.einsum("njhw,kj->nkhw", coef, basis) + mean.view(1, -1, 1, 1), 2)
-
+    n = latents.shape[0]
+    transform = PatchTransform(latents.shape[1])
+    transform.set_basis(*patch_basis(latents.transpose(0, 1)[None]))  # the clip's own principal axes
     shifts = [(dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
     decoded, intra, residuals, vectors = [], None, [], []
     for t in range(n):
-        current = to_coef(latents[t : t + 1])[0]
+        current = transform(latents[t : t + 1])[0]
         if t == 0:
             intra = torch.round(current / step)
-            decoded.append(from_coef((intra * step)[None])[0])
+            decoded.append(transform.inverse((intra * step)[None])[0])
             continue
         previous = decoded[-1]
-        candidates = torch.cat([to_coef(shifted(previous, dy, dx)[None]) for dy, dx in shifts])
+        candidates = torch.cat([transform(shifted(previous, dy, dx)[None]) for dy, dx in shifts])
         cost = (current[None] - candidates).abs().sum(1)
         choice = cost.argmin(0)
         prediction = torch.gather(candidates, 0, choice[None, None].expand(1, candidates.shape[1], -1, -1))[0]
@@ -82,7 +74,7 @@ def code_clip(latents: torch.Tensor, step: float, search: int, decode) -> tuple[
         symbols = torch.where(scaled.abs() > 1.0, torch.round(scaled), torch.zeros_like(scaled))
         residuals.append(symbols)
         vectors.append(choice.flatten().numpy())
-        decoded.append(from_coef((prediction + symbols * step)[None])[0])
+        decoded.append(transform.inverse((prediction + symbols * step)[None])[0])
 
     def columns(s: torch.Tensor) -> np.ndarray:
         return s.permute(1, 2, 0).reshape(-1, s.shape[0]).numpy()
