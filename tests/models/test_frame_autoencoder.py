@@ -59,6 +59,21 @@ def test_saved_taef2_keeps_its_weights_and_licence(taef2: FrameAutoencoder, tmp_
     assert again.license_text == taef2.license_text
 
 
+def test_frames_go_through_in_small_batches_with_the_same_result(taef2: FrameAutoencoder, bikes_clip: Path) -> None:
+    # Peak memory of a GOP is bounded by frames_per_batch frames; the result must not depend on it.
+    x = _rgb_frames(bikes_clip, 5, 64, 48)[None]
+    with torch.no_grad():
+        chunked = taef2.encode(x), taef2.decode(taef2.encode(x))
+        taef2.frames_per_batch = 16
+        try:
+            whole = taef2.encode(x), taef2.decode(taef2.encode(x))
+        finally:
+            del taef2.frames_per_batch
+    assert FrameAutoencoder.frames_per_batch < 5
+    for a, b in zip(chunked, whole):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_latent_statistics_travel_in_the_config(tmp_path: Path) -> None:
     ae = FrameAutoencoder(width=8)
     ae.set_latent_stats(torch.arange(32.0), torch.full((32,), 2.0))
