@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 
 from ffmpeg_bridge import open_source
 from tests.support.decode_checks import assert_decodes_to_reconstruction, decode_digest_in_subprocess, frames_digest
 from vsgnvc.bitstream import GnvcReader
+from vsgnvc.codec.color import rgb_to_yuv
 from vsgnvc.codec.decoder import Decoder
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
 from vsgnvc.models.bundle import GnvcModel
@@ -63,3 +65,22 @@ def test_decode_in_another_process_is_bit_identical(encoded, frame_model, tiny_f
     with Decoder(path, frame_model, "cpu") as dec:
         here = frames_digest(dec.frames())
     assert decode_digest_in_subprocess(path, tiny_frame_model_dir) == here
+
+
+def test_rate_with_its_own_decoder_decodes_with_it(encoded, frame_model):
+    path, *_ = encoded  # coded at rate 1, which the tiny frame model decodes with its own decoder
+    vae = frame_model.vae
+    assert vae.config.rate_decoders == [1]
+    with Decoder(path, frame_model, "cpu") as dec:
+        latents = dec.sequence.gop_latents(0).latents
+        decoded = [f[0] for f in dec.gop_frames(0, refine=False)]
+        info = dec.info
+    own, shared = vae.decode(latents, 1)[0], vae.decode(latents, None)[0]
+    assert torch.equal(vae.decode(latents, 0)[0], shared)  # rates without one use the shared decoder
+
+    def luma(rgb):
+        return [rgb_to_yuv(rgb[:, i, : info.height, : info.width], info.pix_fmt, info.color_range, info.matrix)[0]
+                for i in range(len(decoded))]  # fmt: skip
+
+    assert all(np.array_equal(a, b) for a, b in zip(luma(own), decoded, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(luma(shared), decoded, strict=True))

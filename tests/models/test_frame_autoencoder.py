@@ -83,6 +83,27 @@ def test_latent_statistics_travel_in_the_config(tmp_path: Path) -> None:
     assert torch.equal(again.latents_std.flatten(), torch.full((32,), 2.0))
 
 
+def test_rate_decoders_are_saved_in_the_config_and_chosen_by_rate(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    ae = FrameAutoencoder(width=8)
+    with torch.no_grad():
+        for p in ae.add_rate_decoder(2).parameters():
+            p.mul_(1.25)
+    assert ae.add_rate_decoder(2) is ae.rate_decoders["2"]  # adding twice keeps the tuned one
+    ae.save_pretrained(tmp_path)
+    again = FrameAutoencoder.from_pretrained(tmp_path)
+    assert again.config.rate_decoders == [2]
+    latents = torch.randn(1, 32, 2, 4, 6)
+    with torch.no_grad():
+        shared, own = again.decode(latents), again.decode(latents, rate=2)
+        assert torch.equal(again.decode(latents, rate=1), shared)
+        assert (own - shared).abs().max() > 0.05
+        # stored in fp16, like the released TAEF2 weights: the reload decodes as the model in memory did
+        torch.testing.assert_close(own, ae.decode(latents, rate=2), rtol=0, atol=2e-2)
+    with pytest.raises(ValueError, match="rate must be >= 0"):
+        ae.add_rate_decoder(-1)
+
+
 def test_loader_chooses_the_wan_vae_by_its_config(tmp_path: Path) -> None:
     VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4)).save_pretrained(tmp_path / "vae")
     vae = load_autoencoder(tmp_path / "vae")

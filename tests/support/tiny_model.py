@@ -9,7 +9,8 @@ def save_tiny_model(folder: Path, seed: int = 0, autoencoder: str = "wan", gop_s
     """Write a tiny model folder: 4 rate points, refinement windows of 3 with overlap 1.
 
     ``autoencoder``: ``"wan"`` (a small Wan2.1-layout video VAE, 16 channels, temporal factor 4) or
-    ``"frame"`` (a narrow per-frame autoencoder in the TAEF2 layout, 32 channels, temporal factor 1).
+    ``"frame"`` (a narrow per-frame autoencoder in the TAEF2 layout, 32 channels, temporal factor 1, with a
+    decoder of its own for rate 1).
     """
     import torch
 
@@ -26,6 +27,9 @@ def save_tiny_model(folder: Path, seed: int = 0, autoencoder: str = "wan", gop_s
         vae = VideoVAE.from_config(dict(SMALL_VAE_CONFIG, base_dim=4))
     elif autoencoder == "frame":
         vae = FrameAutoencoder(latent_channels=32, width=8)
+        with torch.no_grad():  # rate 1 reads its latents with a decoder of its own, as the shipped model's do
+            for p in vae.add_rate_decoder(1).parameters():
+                p.mul_(1.25)
     else:
         raise ValueError(f"autoencoder must be 'wan' or 'frame', got {autoencoder!r}")
     c = vae.z_channels

@@ -14,7 +14,7 @@ from vsgnvc.train.config import StageConfig, TrainConfig
 from vsgnvc.train.data import VideoCrops, fixed_batch
 from vsgnvc.train.loop import run_stage
 from vsgnvc.train.run import _plan, build_model, train
-from vsgnvc.train.stages import codec_plan, vae_plan
+from vsgnvc.train.stages import codec_plan, decoder_plan, vae_plan
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "configs" / "tiny.toml"
@@ -192,9 +192,11 @@ def test_patch_codec_with_pixel_term_tunes_the_decoder_and_exports(tmp_path, sma
     basis = model.codec.distortion_basis
     assert torch.allclose(basis @ basis.T, torch.eye(128), atol=1e-4)
     assert torch.all(model.codec.distortion_weights > 0)
+    # The autoencoder is stored in fp16 (like the released TAEF2): compare with the initial weights rounded so.
     for name, tensor in initial.vae.encoder.state_dict().items():  # frozen: the pool stays valid
-        assert torch.equal(model.vae.encoder.state_dict()[name], tensor), name
-    changed = [n for n, t in initial.vae.decoder.state_dict().items() if not torch.equal(model.vae.decoder.state_dict()[n], t)]
+        assert torch.equal(model.vae.encoder.state_dict()[name], tensor.half().float()), name
+    tuned = model.vae.decoder.state_dict()
+    changed = [n for n, t in initial.vae.decoder.state_dict().items() if not torch.equal(tuned[n], t.half().float())]
     assert changed, "the decoder was not fine-tuned"
 
     from vsgnvc.api import encode_file
@@ -204,3 +206,55 @@ def test_patch_codec_with_pixel_term_tunes_the_decoder_and_exports(tmp_path, sma
     with Decoder(tmp_path / "x.gnvc", model, "cpu") as dec:
         assert len(list(dec.frames())) == r.num_frames == 13
 
+
+
+def test_decoder_stage_tunes_one_decoder_per_rate_and_exports(tmp_path, small_clip_y4m, shared_media):
+    text = (REPO / "configs" / "tiny_frame.toml").read_text()
+    text = text.replace('"../../shared/media/train"', f'"{shared_media}"').replace('"../runs/cache"', f'"{tmp_path / "cache"}"')
+    text = text.replace("max_frames = 24", "max_frames = 12").replace('autoencoder = {', "refiner = false\nautoencoder = {")
+    codec_stage = text.split("[[stages]]")[1].replace("steps = 4", "steps = 2")
+    decoder_stage = ('\nname = "decoder"\nsteps = 3\nlr = 1e-3\nbatch = 2\ncrop = 32\nframes = 6\nlatent_pool = 3\n'
+                     "latent_window = 2\nrates = [0, 2]\ncheckpoint_every = 2\nlog_every = 1\n")  # fmt: skip
+    text = text.split("[[stages]]")[0] + "[[stages]]" + codec_stage + "[[stages]]" + decoder_stage
+    (tmp_path / "cfg").mkdir()
+    cfg_path = tmp_path / "cfg" / "tiny_decoder.toml"
+    cfg_path.write_text(text)
+    train(cfg_path, tmp_path / "run", tmp_path / "model")
+
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "decoder" / "metrics.jsonl").read_text().splitlines()]
+    assert all("psnr0" in m and "psnr2" in m and "psnr1" not in m for m in metrics)
+    torch.manual_seed(0)
+    initial = build_model(TrainConfig.load(cfg_path), cfg_path.parent)
+    model = GnvcModel.from_pretrained(tmp_path / "model")
+    vae = model.vae
+    assert vae.config.rate_decoders == [0, 2]
+    shared = {n: t.half().float() for n, t in initial.vae.decoder.state_dict().items()}  # stored in fp16
+    for name, tensor in shared.items():  # clean latents keep the shared decoder
+        assert torch.equal(vae.decoder.state_dict()[name], tensor), name
+    for r in ("0", "2"):
+        tuned = vae.rate_decoders[r].state_dict()
+        assert any(not torch.equal(tuned[n], t) for n, t in shared.items()), r
+
+    from vsgnvc.api import encode_file
+    from vsgnvc.codec.decoder import Decoder
+
+    from vsgnvc.codec.encoder import EncodeSettings
+
+    r = encode_file(small_clip_y4m, tmp_path / "x.gnvc", model, EncodeSettings(rate=2), device="cpu", progress=False)
+    with Decoder(tmp_path / "x.gnvc", model, "cpu") as dec:
+        assert len(list(dec.frames())) == r.num_frames == 13
+
+
+def test_decoder_stage_options_are_checked(clips):
+    with pytest.raises(ValueError, match="stage decoder: needs a latent_pool"):
+        StageConfig(name="decoder", steps=1)
+    with pytest.raises(ValueError, match="stage decoder: rates must be >= 0"):
+        StageConfig(name="decoder", steps=1, latent_pool=2, rates=(-1,))
+    wan = build_model(TrainConfig.load(TINY))
+    cfg = StageConfig(name="decoder", steps=1, batch=1, crop=32, frames=5, latent_pool=2)
+    with pytest.raises(ValueError, match="stage decoder: VideoVAE has one decoder for every rate"):
+        decoder_plan(cfg, wan.vae, wan.codec, VideoCrops(clips, 5, 32))
+    frame = build_model(TrainConfig.load(REPO / "configs" / "tiny_frame.toml"))
+    cfg = StageConfig(name="decoder", steps=1, batch=1, crop=32, frames=5, latent_pool=2, rates=(4,))
+    with pytest.raises(ValueError, match=r"stage decoder: rates \[4\] outside the codec's 0..3"):
+        decoder_plan(cfg, frame.vae, frame.codec, VideoCrops(clips, 5, 32))

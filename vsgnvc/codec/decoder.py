@@ -118,7 +118,8 @@ class Decoder:
         # reads (and so checks) every chunk once: a damaged one fails here, not halfway through a decode
         self.gop_cuts = [self._gop_flag(k) for k in range(self._reader.num_gops)]
         self.sequence = GopSequence(
-            self.model, self._reader.spans, self.gop_cuts, self._decode_gop_latents, self.info, options, cache_gops
+            self.model, self._reader.spans, self.gop_cuts, self._decode_gop_latents, self.header.rate_index, self.info,
+            options, cache_gops,
         )
 
     def _gop_flag(self, k: int) -> bool:

@@ -96,7 +96,7 @@ class Enhancer:
         m = model.pixel_multiple
         self.coded = (-(-info.height // m) * m, -(-info.width // m) * m)
         spans, flags = split_gops(num_frames, idx.gop_size, cuts)
-        self.sequence = GopSequence(model, spans, flags, self._latents, info, options, max(3, cache_gops))
+        self.sequence = GopSequence(model, spans, flags, self._latents, None, info, options, max(3, cache_gops))
 
     @property
     def num_frames(self) -> int:

@@ -68,6 +68,10 @@ def decode_gop_latents(
 
 
 @torch.inference_mode()
-def latents_to_rgb(model: GnvcModel, latents: torch.Tensor) -> torch.Tensor:
-    """``[1, C, T, h, w]`` -> ``[3, 1 + (T - 1) * temporal_factor, H, W]`` in [-1, 1]."""
-    return model.vae.decode(latents)[0]
+def latents_to_rgb(model: GnvcModel, latents: torch.Tensor, rate: int | None) -> torch.Tensor:
+    """``[1, C, T, h, w]`` -> ``[3, 1 + (T - 1) * temporal_factor, H, W]`` in [-1, 1].
+
+    ``rate``: the rate point the latents were coded at (the autoencoder may have a decoder for it), ``None``
+    for latents that were not coded.
+    """
+    return model.vae.decode(latents, rate)[0]

@@ -56,6 +56,7 @@ class GopSequence:
     :param spans: displayed frame numbers of each GOP.
     :param cuts: per GOP, whether a new shot starts at its first frame.
     :param latents_fn: GOP index -> its (unrefined) latents and context features.
+    :param rate: the rate point the latents were coded at (``None``: encoded, not coded).
     :param info: output format.
     :param refine: refinement settings, or ``None`` for none.
     :param cache_gops: GOPs of latents / frames kept in memory.
@@ -67,11 +68,13 @@ class GopSequence:
         spans: Sequence[range],
         cuts: Sequence[bool],
         latents_fn: Callable[[int], DecodedLatents],
+        rate: int | None,
         info: VideoInfo,
         refine: RefineOptions | None,
         cache_gops: int = 4,
     ) -> None:
         self.model = model
+        self.rate = rate
         self.spans = list(spans)
         self._starts = [s.start for s in self.spans]
         self.info = info
@@ -135,7 +138,7 @@ class GopSequence:
         refine = refine and self.windowed is not None
 
         def compute() -> list[Frame]:
-            rgb = latents_to_rgb(self.model, self.gop_output_latents(k, refine)).cpu()
+            rgb = latents_to_rgb(self.model, self.gop_output_latents(k, refine), self.rate).cpu()
             info = self.info
             return [
                 rgb_to_yuv(rgb[:, i, : info.height, : info.width], info.pix_fmt, info.color_range, info.matrix)

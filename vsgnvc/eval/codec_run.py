@@ -288,7 +288,7 @@ def run_autoencoder(
             with torch.inference_mode():
                 latents, usage = measure(functools.partial(model.vae.encode, clip[None]), len(span), encoder.device)
             encode_parts.append(usage)
-            out, usage = measure(functools.partial(encoder.to_frames, latents, info, len(span)), len(span),
+            out, usage = measure(functools.partial(encoder.to_frames, latents, None, info, len(span)), len(span),
                                  encoder.device)  # fmt: skip
             decode_parts.append(usage)
             yield from _checked_8bit(out)

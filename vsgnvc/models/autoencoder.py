@@ -22,7 +22,7 @@ class LatentAutoencoder(nn.Module):
     """Frames ``[B, 3, T, H, W]`` in [-1, 1] <-> normalised latents ``[B, C, T', H/s, W/s]``.
 
     Subclasses set ``spatial_factor`` / ``temporal_factor`` and implement ``encode_raw``, ``decode_raw``,
-    ``save_pretrained``, ``from_pretrained`` and ``decoder_modules``. A clip of ``1 + k * temporal_factor``
+    ``save_pretrained``, ``from_pretrained``, ``encoder_modules`` and ``decoder_modules``. A clip of ``1 + k * temporal_factor``
     frames has ``1 + k`` latent frames.
     """
 
@@ -75,13 +75,21 @@ class LatentAutoencoder(nn.Module):
         with self._lock:
             return self.normalize(self.encode_raw(frames))
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Normalised latents -> frames in [-1, 1]."""
-        with self._lock:
-            return self.decode_raw(self.denormalize(latents)).clamp(-1.0, 1.0)
+    def decode(self, latents: torch.Tensor, rate: int | None = None) -> torch.Tensor:
+        """Normalised latents -> frames in [-1, 1].
 
-    def decode_raw(self, raw: torch.Tensor) -> torch.Tensor:
+        :param rate: the codec rate point the latents were coded at (``None``: clean or refined latents); an
+            autoencoder with decoders tuned per rate uses it, others ignore it.
+        """
+        with self._lock:
+            return self.decode_raw(self.denormalize(latents), rate).clamp(-1.0, 1.0)
+
+    def decode_raw(self, raw: torch.Tensor, rate: int | None = None) -> torch.Tensor:
         """Un-normalised latents -> frames, not clamped (training keeps the gradient of out-of-range pixels)."""
+        raise NotImplementedError
+
+    def encoder_modules(self) -> list[nn.Module]:
+        """The modules up to the latent (frozen after the vae stage: what a latent pool depends on)."""
         raise NotImplementedError
 
     def decoder_modules(self) -> list[nn.Module]:

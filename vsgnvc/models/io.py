@@ -63,12 +63,15 @@ def load_state_dict_resizing(module: nn.Module, state: dict[str, torch.Tensor]) 
     module.load_state_dict(state, strict=True)
 
 
-def save_config_and_weights(module: nn.Module, folder: Path | str, weights_name: str) -> Path:
-    """Write a ``ConfigMixin`` module's ``config.json`` and its state dict as safetensors into ``folder``."""
+def save_config_and_weights(
+    module: nn.Module, folder: Path | str, weights_name: str, dtype: torch.dtype | None = None
+) -> Path:
+    """Write a ``ConfigMixin`` module's ``config.json`` and its state dict (cast to ``dtype`` if given) as
+    safetensors into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     module.save_config(folder)  # type: ignore[attr-defined]
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    state = {k: v.detach().cpu().to(dtype or v.dtype).contiguous() for k, v in module.state_dict().items()}
     save_file(state, str(folder / weights_name))
     return folder
 

@@ -81,8 +81,11 @@ class VideoVAE(LatentAutoencoder):
     def encode_raw(self, frames: torch.Tensor) -> torch.Tensor:
         return self.encode_distribution(frames)[0]
 
-    def decode_raw(self, raw: torch.Tensor) -> torch.Tensor:
-        return self.model.decode(raw).sample
+    def decode_raw(self, raw: torch.Tensor, rate: int | None = None) -> torch.Tensor:
+        return self.model.decode(raw).sample  # one decoder for every rate
+
+    def encoder_modules(self) -> list[nn.Module]:
+        return [self.model.encoder, self.model.quant_conv]
 
     def decoder_modules(self) -> list[nn.Module]:
         return [self.model.post_quant_conv, self.model.decoder]

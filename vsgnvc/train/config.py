@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-STAGES = ("vae", "codec", "prior", "refine", "joint")
+STAGES = ("vae", "codec", "decoder", "prior", "refine", "joint")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class StageConfig:
 
     ``name``: vae (0: reconstruction + KL), codec (I: rate + latent distortion), prior (flow-matching
     pre-training of our small prior), refine (I: adapter with the GNVC-VD correction objective),
+    decoder (after codec: one decoder per rate of ``rates``, a copy of the autoencoder's, fine-tuned with pixel MSE
+    on pool chains of ``frames`` latents coded through the trained codec exactly as the encoder codes them),
     joint (II: pixel-space fine-tuning of the codec's synthesis side, the VAE decoder and the adapter).
 
     ``codec`` minimises ``bpp + lambda_r * latent_weight * |x_c - x_1|^2``; with ``pixel_frames > 0`` (a latent
@@ -69,6 +71,8 @@ class StageConfig:
     pixel_frames: int = 0
     pixel_window: int = 0
     train_decoder: bool = False
+    # decoder stage: the rate points that get a decoder of their own (empty: all of the codec's).
+    rates: tuple[int, ...] = ()
     # Folder (and log name) of the stage in the run; defaults to ``name``. A stage kind may run twice
     # (e.g. the adapter again after stage II) under two labels.
     label: str = ""
@@ -86,6 +90,10 @@ class StageConfig:
             raise ValueError(f"stage {self.name}: pixel_frames and pixel_window must be >= 0")
         if self.pixel_frames and (self.name != "codec" or not self.latent_pool):
             raise ValueError(f"stage {self.name}: pixel_frames needs a codec stage with a latent_pool (it keeps the pixels)")
+        if self.name == "decoder" and not self.latent_pool:
+            raise ValueError(f"stage {self.name}: needs a latent_pool (it keeps the pixels the decoders learn from)")
+        if any(r < 0 for r in self.rates):
+            raise ValueError(f"stage {self.name}: rates must be >= 0, got {list(self.rates)}")
         if self.train_decoder and not self.pixel_frames:
             raise ValueError(f"stage {self.name}: train_decoder needs pixel_frames > 0 (the decoder learns from pixels)")
         weights = {"msssim_weight": self.msssim_weight, "latent_weight": self.latent_weight,

@@ -118,11 +118,12 @@ class LatentPool:
 
 
 def _pool_key(vae: LatentAutoencoder, crops: VideoCrops, count: int, seed: int) -> str:
-    """Identity of a pool: the autoencoder's weights, the clips and the crop settings."""
+    """Identity of a pool: the autoencoder's encoder weights, the clips and the crop settings."""
     h = hashlib.sha256()
-    for name, tensor in sorted(vae.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    for i, module in enumerate(vae.encoder_modules()):
+        for name, tensor in sorted(module.state_dict().items()):
+            h.update(f"{i}.{name}".encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     h.update(repr([c.shape for c in crops.clips]).encode())
     h.update(repr((crops.frames, crops.crop, crops.max_stride, count, seed)).encode())
     return h.hexdigest()[:16]

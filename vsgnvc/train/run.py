@@ -29,7 +29,7 @@ from .config import StageConfig, TrainConfig
 from .data import VideoCrops, list_videos, load_cached
 from .joint import joint_plan
 from .loop import check_ranks_agree, load_checkpoint, run_stage, world
-from .stages import codec_plan, latent_statistics, prior_plan, refine_plan, vae_plan
+from .stages import codec_plan, decoder_plan, latent_statistics, prior_plan, refine_plan, vae_plan
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,8 @@ def _plan(stage: StageConfig, model: GnvcModel, clips: list, seed: int, cache: P
         return vae_plan(stage, model.vae, crops)
     if stage.name == "codec":
         return codec_plan(stage, model.vae, model.codec, crops, cache)
+    if stage.name == "decoder":
+        return decoder_plan(stage, model.vae, model.codec, crops, cache)
     if stage.name == "prior":
         return prior_plan(stage, model.vae, model.refiner, crops, cache)
     if stage.name == "refine":

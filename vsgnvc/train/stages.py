@@ -204,6 +204,76 @@ def codec_plan(
     return StagePlan(cfg, module, main, loss_fn, batch_fn, aux, fast_params=fast, start=start)
 
 
+@torch.no_grad()
+def coded_chains(codec: ContextualLatentCodec, latents: torch.Tensor, rate: int) -> torch.Tensor:
+    """Latent chains ``[N, C, T, h, w]`` coded at ``rate`` exactly as the encoder codes a GOP (intra, then
+    inter on the previous decoded latent): what the decoder reads from a bitstream."""
+    out = torch.empty_like(latents)
+    for i in range(latents.shape[0]):
+        prev = None
+        for t in range(latents.shape[2]):
+            prev = codec.compress_frame(latents[i : i + 1, :, t], prev, rate)
+            out[i, :, t] = prev.latent[0]
+    return out
+
+
+def decoder_plan(
+    cfg: StageConfig, vae: LatentAutoencoder, codec: ContextualLatentCodec, crops: VideoCrops, cache_dir=None
+) -> StagePlan:
+    """Rate decoders: each rate of ``cfg.rates`` gets a copy of the autoencoder's decoder, fine-tuned with pixel
+    MSE on the pool's chains coded at that rate by the trained (frozen) codec. Every step trains each rate's
+    decoder on ``batch`` random frames of its chains, in ``latent_window`` windows; clean latents keep the
+    released decoder."""
+    add = getattr(vae, "add_rate_decoder", None)
+    if add is None:
+        raise ValueError(f"stage {cfg.folder}: {type(vae).__name__} has one decoder for every rate")
+    rates = list(cfg.rates or range(codec.num_rates))
+    if max(rates) >= codec.num_rates:
+        raise ValueError(f"stage {cfg.folder}: rates {rates} outside the codec's 0..{codec.num_rates - 1}")
+    decoders = {r: add(r) for r in rates}
+    params = [p for d in decoders.values() for p in d.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    coded: dict[int, torch.Tensor] = {}
+    pool_frames: list[torch.Tensor] = []
+
+    def batch_fn(rng) -> tuple[torch.Tensor, ...]:
+        if not coded:  # coded on first use: a finished stage that is only reloaded never pays for it
+            pool = LatentPool.build(vae, crops, cfg.latent_pool, seed=crops.seed, cache_dir=cache_dir, with_frames=True)
+            if not codec.is_updated:
+                codec.update()
+            codec.eval()
+            for r in rates:
+                coded[r] = coded_chains(codec, pool.latents.to(vae.device), r).cpu()
+            pool_frames.append(pool.frames)
+        frames = pool_frames[0]
+        n, _, t, h, w = coded[rates[0]].shape
+        s = vae.spatial_factor
+        size = min(cfg.latent_window or h, h, w)
+        latents, pixels = [], []
+        for r in rates:
+            for _ in range(cfg.batch):
+                i, k = int(rng.integers(0, n)), int(rng.integers(0, t))
+                y0, x0 = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+                latents.append(coded[r][i, :, k, y0 : y0 + size, x0 : x0 + size])
+                pixels.append(frames[i, :, k, y0 * s : (y0 + size) * s, x0 * s : (x0 + size) * s])
+        return torch.stack(latents).to(vae.device), (torch.stack(pixels).float() / 127.5 - 1.0).to(vae.device)
+
+    def loss_fn(batch, gen: torch.Generator) -> tuple[torch.Tensor, None, dict[str, float]]:
+        latents, pixels = batch
+        raw = vae.denormalize(latents.unsqueeze(2))[:, :, 0]
+        losses, metrics = [], {}
+        for j, r in enumerate(rates):
+            part = slice(j * cfg.batch, (j + 1) * cfg.batch)
+            mse = F.mse_loss(decoders[r](raw[part]) * 2.0 - 1.0, pixels[part])
+            losses.append(mse)
+            metrics[f"psnr{r}"] = psnr_from_mse(mse.detach())
+        loss = torch.stack(losses).sum()
+        return loss, None, {"loss": loss.item(), **metrics}
+
+    return StagePlan(cfg, vae.rate_decoders, params, loss_fn, batch_fn)
+
+
 def prior_plan(cfg: StageConfig, vae: LatentAutoencoder, refiner, crops: VideoCrops, cache_dir=None) -> StagePlan:
     """Our prior has no pre-trained weights: plain flow matching from noise to clean latents."""
     from ..refine import prior_flow_matching_loss
