@@ -51,9 +51,26 @@ def shifted(latent: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return latent[:, rows][:, :, cols]
 
 
+def block_motion(current: torch.Tensor, reference: torch.Tensor, search: int, block: int) -> tuple[torch.Tensor, np.ndarray]:
+    """``reference`` ``[3, H, W]`` warped toward ``current`` by one whole-pixel shift per block (least L1), and the choices."""
+    shifts = [(dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
+    candidates = torch.stack([shifted(reference, dy, dx) for dy, dx in shifts])
+    cost = torch.nn.functional.avg_pool2d((candidates - current[None]).abs().sum(1, keepdim=True), block)[:, 0]
+    choice = cost.argmin(0)
+    per_pixel = choice.repeat_interleave(block, 0).repeat_interleave(block, 1)
+    index = per_pixel[None, None].expand(1, 3, -1, -1)
+    return torch.gather(candidates, 0, index)[0], choice.flatten().numpy()
+
+
 @torch.no_grad()
-def code_clip(latents: torch.Tensor, step: float, search: int, decode) -> tuple[float, float, float, list[float]]:
-    """(intra bits, mean P residual bits, mean vector bits, decoded frames) of closed-loop coding."""
+def code_clip(
+    latents: torch.Tensor, step: float, search: int, decode, pixel=None
+) -> tuple[float, float, float, list[float]]:
+    """(intra bits, mean P residual bits, mean vector bits, decoded frames) of closed-loop coding.
+
+    ``pixel``: ``(frames, encoder, decoder, range, block)`` to predict each frame by re-encoding the previous
+    decoded frame warped by block motion in pixels, instead of shifting the latent.
+    """
     n = latents.shape[0]
     transform = PatchTransform(latents.shape[1])
     transform.set_basis(*patch_basis(latents.transpose(0, 1)[None]))  # the clip's own principal axes
@@ -66,14 +83,21 @@ def code_clip(latents: torch.Tensor, step: float, search: int, decode) -> tuple[
             decoded.append(transform.inverse((intra * step)[None])[0])
             continue
         previous = decoded[-1]
-        candidates = torch.cat([transform(shifted(previous, dy, dx)[None]) for dy, dx in shifts])
-        cost = (current[None] - candidates).abs().sum(1)
-        choice = cost.argmin(0)
-        prediction = torch.gather(candidates, 0, choice[None, None].expand(1, candidates.shape[1], -1, -1))[0]
+        if pixel is not None:
+            frames, encoder, decoder, pixel_range, block = pixel
+            reference = decoder(previous[None])[0].clamp(0, 1)
+            warped, choice = block_motion(frames[t], reference, pixel_range, block)
+            prediction = transform(encoder(warped[None]))[0]
+            vectors.append(choice)
+        else:
+            candidates = torch.cat([transform(shifted(previous, dy, dx)[None]) for dy, dx in shifts])
+            cost = (current[None] - candidates).abs().sum(1)
+            choice = cost.argmin(0)
+            prediction = torch.gather(candidates, 0, choice[None, None].expand(1, candidates.shape[1], -1, -1))[0]
+            vectors.append(choice.flatten().numpy())
         scaled = (current - prediction) / step
         symbols = torch.where(scaled.abs() > 1.0, torch.round(scaled), torch.zeros_like(scaled))
         residuals.append(symbols)
-        vectors.append(choice.flatten().numpy())
         decoded.append(transform.inverse((prediction + symbols * step)[None])[0])
 
     def columns(s: torch.Tensor) -> np.ndarray:
@@ -81,7 +105,8 @@ def code_clip(latents: torch.Tensor, step: float, search: int, decode) -> tuple[
 
     intra_bits = zero_order_bits(columns(intra))
     residual_bits = zero_order_bits(np.concatenate([columns(s) for s in residuals])) / (n - 1) if residuals else 0.0
-    vector_bits = zero_order_bits(np.concatenate(vectors)[:, None]) / (n - 1) if search and vectors else 0.0
+    moving = search or (pixel is not None and pixel[3])
+    vector_bits = zero_order_bits(np.concatenate(vectors)[:, None]) / (n - 1) if moving and vectors else 0.0
     return intra_bits, residual_bits, vector_bits, decode(torch.stack(decoded))
 
 
@@ -91,6 +116,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=17)
     parser.add_argument("--steps", default="1.5,3")
     parser.add_argument("--range", type=int, default=2, dest="search", help="largest shift in latent pixels")
+    parser.add_argument("--pixel-range", type=int, default=0, help="also predict by pixel block motion up to this shift")
+    parser.add_argument("--block", type=int, default=16, help="pixel block size for --pixel-range")
     args = parser.parse_args()
     torch.set_num_threads(2)
     autoencoder = load_taesd_checkpoints(TAEF2 / "taef2_encoder.pth", TAEF2 / "taef2_decoder.pth")
@@ -107,11 +134,15 @@ def main() -> None:
             decoded = (out.permute(0, 2, 3, 1) * 255).round().byte().numpy()
             return [psnr_rgb(rgb[i : i + 1], decoded[i : i + 1]) for i in range(len(decoded))]
 
+        pixel_modes = [] if not args.pixel_range else [0, args.pixel_range]
+        modes = [("--", 0, None), ("mc", args.search, None)] + [
+            (f"px{r}", 0, (frames, autoencoder.encoder, autoencoder.decoder, r, args.block)) for r in pixel_modes
+        ]
         for step in (float(s) for s in args.steps.split(",")):
-            for search in (0, args.search):
-                intra, residual, vector, psnr = code_clip(latents, step, search, decode)
+            for label, search, pixel in modes:
+                intra, residual, vector, psnr = code_clip(latents, step, search, decode, pixel)
                 print(
-                    f"{name} step {step} {'mc' if search else '--'}: I {intra / pixels:.3f} bpp, "
+                    f"{name} step {step} {label}: I {intra / pixels:.3f} bpp, "
                     f"P residual {residual / pixels:.4f} + vectors {vector / pixels:.4f} bpp, "
                     f"PSNR-RGB first {psnr[0]:.2f} last {psnr[-1]:.2f} mean {np.mean(psnr):.2f}",
                     flush=True,

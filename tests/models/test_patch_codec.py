@@ -7,7 +7,7 @@ import torch
 
 from vsgnvc.models.frame_autoencoder import FrameAutoencoder
 from vsgnvc.models.latent_codec import ContextualLatentCodec, PatchTransform
-from vsgnvc.train.patch_statistics import decoder_sensitivity, patch_basis
+from vsgnvc.train.patch_statistics import decoder_sensitivity, flattened_sensitivity, patch_basis
 from vsgnvc.train.stages import code_sequence
 
 C = 4  # latent channels; y has 4 x C coefficients
@@ -154,3 +154,13 @@ def test_inter_deadzone_codes_what_plain_rounding_would_and_no_more():
         assert torch.all(err <= step * (0.5 if t == 0 else 0.85) + 1e-3), t
     with pytest.raises(ValueError, match=r"inter_deadzone must be in \[0, 0.5\), got 0.5"):
         ContextualLatentCodec(latent_channels=8, y_channels=32, transform="patch", inter_deadzone=0.5)
+
+
+def test_flattened_sensitivity_keeps_the_mean_and_goes_from_uniform_to_measured():
+    sens = torch.tensor([1e-3, 4e-4, 1e-4, 1e-5])
+    assert torch.allclose(flattened_sensitivity(sens, 1.0), sens)
+    assert torch.allclose(flattened_sensitivity(sens, 0.0), sens.mean().expand(4))
+    half = flattened_sensitivity(sens, 0.5)
+    assert torch.isclose(half.mean(), sens.mean())
+    assert torch.all(half.argsort() == sens.argsort())  # same order, narrower spread
+    assert half.max() / half.min() < sens.max() / sens.min()

@@ -154,6 +154,26 @@ def test_pixel_term_options_are_checked():
         StageConfig(name="prior", steps=1, pixel_frames=2, latent_pool=4)
     with pytest.raises(ValueError, match="train_decoder needs pixel_frames > 0"):
         StageConfig(name="codec", steps=1, latent_pool=4, train_decoder=True)
+    with pytest.raises(ValueError, match="stage codec: sensitivity_power must be in \\[0, 1\\], got 1.5"):
+        StageConfig(name="codec", steps=1, sensitivity_power=1.5)
+
+
+@pytest.mark.parametrize("power", [0.0, 1.0])
+def test_patch_codec_stage_starts_its_steps_from_the_sensitivity_to_the_chosen_power(clips, power):
+    raw = tomllib.loads((REPO / "configs" / "tiny_frame.toml").read_text())
+    raw["model"]["codec"] = {**raw["model"]["codec"], "y_channels": 128, "transform": "patch"}
+    raw["model"]["refiner"] = False
+    model = build_model(TrainConfig.from_dict(raw))
+    cfg = StageConfig(name="codec", steps=1, batch=1, crop=32, frames=3, latent_pool=2, sensitivity_power=power)
+    plan = codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 3, 32))
+    plan.start()
+    weights, steps = model.codec.distortion_weights, (-model.codec.log_gain).exp()
+    if power == 0.0:  # uniform: every coefficient weighed alike, one step per rate
+        assert torch.allclose(weights, weights.mean().expand_as(weights))
+        assert torch.allclose(steps, steps[:, :1].expand_as(steps))
+    else:  # the measured sensitivities as they are: steps ~ 1/sqrt(sensitivity)
+        assert weights.max() > 2 * weights.min()
+        assert torch.allclose(steps * weights.sqrt(), (steps * weights.sqrt())[:, :1].expand_as(steps), rtol=1e-4)
 
 
 def test_pixel_term_needs_a_per_frame_autoencoder(clips):

@@ -71,6 +71,9 @@ class StageConfig:
     pixel_frames: int = 0
     pixel_window: int = 0
     train_decoder: bool = False
+    # codec stage, patch transform: how far the steps and the training distortion follow the decoder's measured
+    # sensitivity per coefficient (1: steps ~ 1/sqrt(sensitivity); 0: uniform steps, plain coefficient MSE).
+    sensitivity_power: float = 1.0
     # decoder stage: the rate points that get a decoder of their own (empty: all of the codec's).
     rates: tuple[int, ...] = ()
     # Folder (and log name) of the stage in the run; defaults to ``name``. A stage kind may run twice
@@ -94,6 +97,8 @@ class StageConfig:
             raise ValueError(f"stage {self.name}: needs a latent_pool (it keeps the pixels the decoders learn from)")
         if any(r < 0 for r in self.rates):
             raise ValueError(f"stage {self.name}: rates must be >= 0, got {list(self.rates)}")
+        if not 0.0 <= self.sensitivity_power <= 1.0:
+            raise ValueError(f"stage {self.name}: sensitivity_power must be in [0, 1], got {self.sensitivity_power}")
         if self.train_decoder and not self.pixel_frames:
             raise ValueError(f"stage {self.name}: train_decoder needs pixel_frames > 0 (the decoder learns from pixels)")
         weights = {"msssim_weight": self.msssim_weight, "latent_weight": self.latent_weight,

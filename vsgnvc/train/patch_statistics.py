@@ -64,3 +64,16 @@ def decoder_sensitivity(
         out[k] = (decoded - clean).pow(2).mean().item() / 4.0 / sigma**2
     logger.info("decoder sensitivity per coefficient: %.3g .. %.3g (median %.3g)", out.min(), out.max(), out.median())
     return out
+
+
+def flattened_sensitivity(sensitivity: torch.Tensor, power: float) -> torch.Tensor:
+    """``sensitivity ** power`` rescaled to the same mean: 1 keeps it, 0 weighs every coefficient alike.
+
+    The high-rate allocation (``power = 1``) fails at low rates: it zeroes whole groups of coefficients the
+    decoder looks insensitive to one at a time, and together they cost far more. Measured on 25 frames at
+    320x160 (closed-loop coding, zero-order rates, released decoder): uniform steps coded bikes' intra frame in
+    0.090 bpp at 25.8 dB and crystal_toy's in 0.093 bpp at 23.8 dB; the trained sensitivity-weighted steps
+    0.093 bpp at 24.0 dB and 0.109 bpp at 19.7 dB.
+    """
+    weights = sensitivity.clamp_min(1e-12).pow(power)
+    return weights * (sensitivity.mean() / weights.mean())

@@ -13,7 +13,7 @@ from .config import StageConfig
 from .data import VideoCrops
 from .latent_pool import LatentPool
 from .loop import StagePlan
-from .patch_statistics import decoder_sensitivity, patch_basis
+from .patch_statistics import decoder_sensitivity, flattened_sensitivity, patch_basis
 
 
 def per_sample_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -199,7 +199,8 @@ def codec_plan(
             latents = torch.cat([b[0] if isinstance(b, tuple) else b for b in sample])
             mean, basis = patch_basis(latents)
             frames = latents[:16, :, :1]
-            codec.set_patch_statistics(mean, basis, decoder_sensitivity(vae, frames, mean, basis), lambdas.tolist())
+            sensitivity = flattened_sensitivity(decoder_sensitivity(vae, frames, mean, basis), cfg.sensitivity_power)
+            codec.set_patch_statistics(mean, basis, sensitivity, lambdas.tolist())
 
     return StagePlan(cfg, module, main, loss_fn, batch_fn, aux, fast_params=fast, start=start)
 
