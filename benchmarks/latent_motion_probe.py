@@ -11,6 +11,12 @@ Measured (17 frames at 320x176, steps 1.5 / 3): motion compensation halves bikes
 (0.069 -> 0.032 bpp at equal PSNR), saves 7-10 % on crystal_toy and his_girl_friday, and its vectors cost
 0.004-0.012 bpp.
 
+``--pixel-range R`` adds a prediction made in pixels: the previous decoded frame, warped by one whole-pixel shift
+per block (``--block``, least L1 against the source) and re-encoded by TAEF2. Measured (``--pixel-range 8``):
+worse everywhere. Re-encoding a decoded frame does not give back its latent, so even without motion (``px0``)
+quality falls through the GOP (crystal_toy step 3: 23.3 -> 13.3 dB over 17 frames) and residuals grow (bikes step
+1.5: 0.095 bpp against 0.069 for the latent itself); with motion the vectors alone cost 0.023-0.029 bpp.
+
 Usage::
 
     .venv/bin/python benchmarks/latent_motion_probe.py bikes his_girl_friday crystal_toy --frames 17
