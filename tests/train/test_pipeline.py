@@ -1,6 +1,7 @@
 """The training pipeline on the tiny config: real data, real stages, resumable, exportable."""
 
 import json
+import math
 import tomllib
 import shutil
 from pathlib import Path
@@ -174,6 +175,34 @@ def test_patch_codec_stage_starts_its_steps_from_the_sensitivity_to_the_chosen_p
     else:  # the measured sensitivities as they are: steps ~ 1/sqrt(sensitivity)
         assert weights.max() > 2 * weights.min()
         assert torch.allclose(steps * weights.sqrt(), (steps * weights.sqrt())[:, :1].expand_as(steps), rtol=1e-4)
+
+
+def test_freeze_transform_trains_the_entropy_models_only(clips, tmp_path):
+    raw = tomllib.loads((REPO / "configs" / "tiny_frame.toml").read_text())
+    raw["model"]["codec"] = {**raw["model"]["codec"], "y_channels": 128, "transform": "patch"}
+    raw["model"]["refiner"] = False
+    model = build_model(TrainConfig.from_dict(raw))
+    codec = model.codec
+    cfg = StageConfig(name="codec", steps=3, batch=1, crop=32, frames=3, latent_pool=2, freeze_transform=True, lr=1e-2)
+    plan = codec_plan(cfg, model.vae, codec, VideoCrops(clips, 3, 32))
+    entropy = {id(p) for p in codec.entropy_parameters()}
+    assert plan.params and all(id(p) in entropy for p in plan.params)
+    before = {n: p.detach().clone() for n, p in codec.named_parameters()}
+    run_stage(plan, tmp_path, 0, torch.device("cpu"))
+    after = dict(codec.named_parameters())
+    # The measured start (plan.start: basis and steps) is kept; the corrections stay at zero.
+    assert torch.allclose(after["log_gain"], -torch.log(torch.sqrt(
+        6.0 / (256 * math.log(2) * torch.tensor(codec.config.rate_lambdas).view(-1, 1) * codec.distortion_weights)
+    )), rtol=1e-4)
+    assert torch.equal(after["patch_transform.analysis"], codec.distortion_basis)
+    for name in ("intra_analysis.net.4.weight", "inter_synthesis.net.4.weight", "context_net.0.weight"):
+        assert torch.equal(after[name], before[name]), name
+    assert not torch.equal(after["intra_params.layers.0.weight"], before["intra_params.layers.0.weight"])
+
+
+def test_freeze_transform_is_a_codec_stage_option():
+    with pytest.raises(ValueError, match="stage decoder: freeze_transform is a codec-stage option"):
+        StageConfig(name="decoder", steps=1, latent_pool=4, freeze_transform=True)
 
 
 def test_pixel_term_needs_a_per_frame_autoencoder(clips):

@@ -288,6 +288,12 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         """The factorised density's own parameters (not its quantiles, which the aux loss fits)."""
         return [p for n, p in self.entropy_bottleneck.named_parameters() if not n.endswith("quantiles")]
 
+    def entropy_parameters(self) -> list[nn.Parameter]:
+        """What only changes the bits, not the decoded latents (up to the predicted means): hyperprior, entropy
+        parameter networks, the hyper-latent's gains and density (its quantiles are the aux loss's)."""
+        nets = (self.hyper_analysis, self.hyper_synthesis, self.temporal_prior, self.intra_params, self.inter_params)
+        return [p for net in nets for p in net.parameters()] + [self.log_hyper_gain, *self.entropy_bottleneck_density()]
+
     def aux_loss(self) -> torch.Tensor:
         return self.entropy_bottleneck.loss()
 

@@ -74,6 +74,10 @@ class StageConfig:
     # codec stage, patch transform: how far the steps and the training distortion follow the decoder's measured
     # sensitivity per coefficient (1: steps ~ 1/sqrt(sensitivity); 0: uniform steps, plain coefficient MSE).
     sensitivity_power: float = 1.0
+    # codec stage, patch transform: train the entropy models only; the basis, the steps (from the lambdas and the
+    # sensitivity) and the zero-initialised corrections stay as measured, so the decoded latents are those of
+    # plain closed-loop quantisation and training only lowers their bits.
+    freeze_transform: bool = False
     # decoder stage: the rate points that get a decoder of their own (empty: all of the codec's).
     rates: tuple[int, ...] = ()
     # Folder (and log name) of the stage in the run; defaults to ``name``. A stage kind may run twice
@@ -99,6 +103,8 @@ class StageConfig:
             raise ValueError(f"stage {self.name}: rates must be >= 0, got {list(self.rates)}")
         if not 0.0 <= self.sensitivity_power <= 1.0:
             raise ValueError(f"stage {self.name}: sensitivity_power must be in [0, 1], got {self.sensitivity_power}")
+        if self.freeze_transform and (self.name != "codec" or self.train_decoder):
+            raise ValueError(f"stage {self.name}: freeze_transform is a codec-stage option without train_decoder")
         if self.train_decoder and not self.pixel_frames:
             raise ValueError(f"stage {self.name}: train_decoder needs pixel_frames > 0 (the decoder learns from pixels)")
         weights = {"msssim_weight": self.msssim_weight, "latent_weight": self.latent_weight,

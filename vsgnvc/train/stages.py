@@ -181,6 +181,14 @@ def codec_plan(
     main = [p for n, p in codec.named_parameters() if not n.endswith(".quantiles")]
     aux = [p for n, p in codec.named_parameters() if n.endswith(".quantiles")]
     fast = [codec.log_gain, codec.log_hyper_gain, *codec.entropy_bottleneck_density()]
+    if cfg.freeze_transform:
+        if not codec.patch:
+            raise ValueError(f"stage {cfg.folder}: freeze_transform needs the patch transform (its steps are measured)")
+        entropy = codec.entropy_parameters()
+        for p in main:
+            p.requires_grad_(any(p is q for q in entropy))
+        main = [p for p in main if p.requires_grad]
+        fast = [codec.log_hyper_gain, *codec.entropy_bottleneck_density()]
     module: torch.nn.Module = codec
     if cfg.train_decoder:
         decoder = [p for m in vae.decoder_modules() for p in m.parameters()]
