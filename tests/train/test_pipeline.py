@@ -205,6 +205,13 @@ def test_freeze_transform_is_a_codec_stage_option():
         StageConfig(name="decoder", steps=1, latent_pool=4, freeze_transform=True)
 
 
+def test_freeze_transform_needs_the_patch_transform(clips):
+    model = build_model(TrainConfig.load(TINY))  # the learned transform: no measured steps to keep
+    cfg = StageConfig(name="codec", steps=1, batch=1, crop=32, frames=5, latent_pool=2, freeze_transform=True)
+    with pytest.raises(ValueError, match="stage codec: freeze_transform needs the patch transform"):
+        codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 5, 32))
+
+
 def test_pixel_term_needs_a_per_frame_autoencoder(clips):
     model = build_model(TrainConfig.load(TINY))
     cfg = StageConfig(name="codec", steps=1, batch=1, crop=32, frames=5, latent_pool=2, pixel_frames=1)

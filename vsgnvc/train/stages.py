@@ -184,11 +184,11 @@ def codec_plan(
     if cfg.freeze_transform:
         if not codec.patch:
             raise ValueError(f"stage {cfg.folder}: freeze_transform needs the patch transform (its steps are measured)")
-        entropy = codec.entropy_parameters()
+        entropy = {id(p) for p in codec.entropy_parameters()}
         for p in main:
-            p.requires_grad_(any(p is q for q in entropy))
+            p.requires_grad_(id(p) in entropy)
         main = [p for p in main if p.requires_grad]
-        fast = [codec.log_hyper_gain, *codec.entropy_bottleneck_density()]
+        fast = [p for p in fast if p.requires_grad]
     module: torch.nn.Module = codec
     if cfg.train_decoder:
         decoder = [p for m in vae.decoder_modules() for p in m.parameters()]
