@@ -78,8 +78,8 @@ def code_clip(
     decoded frame warped by block motion in pixels, instead of shifting the latent.
     """
     n = latents.shape[0]
-    transform = PatchTransform(latents.shape[1])
-    transform.set_basis(*patch_basis(latents.transpose(0, 1)[None]))  # the clip's own principal axes
+    transform = PatchTransform(latents.shape[1], 2)
+    transform.set_basis(*patch_basis(latents.transpose(0, 1)[None], 2))  # the clip's own principal axes
     shifts = [(dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
     decoded, intra, residuals, vectors = [], None, [], []
     for t in range(n):

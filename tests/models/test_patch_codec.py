@@ -18,13 +18,13 @@ def _orthonormal(m: int, seed: int = 0) -> torch.Tensor:
     return q
 
 
-def _codec(sensitivity: torch.Tensor | None = None) -> ContextualLatentCodec:
+def _codec(sensitivity: torch.Tensor | None = None, patch: int = 2) -> ContextualLatentCodec:
     torch.manual_seed(0)
+    m = patch**2 * C
     codec = ContextualLatentCodec(
-        latent_channels=C, hidden_channels=16, y_channels=4 * C, z_channels=8, context_channels=4, num_rates=3,
-        rate_lambdas=[10.0, 40.0, 160.0], transform="patch",
+        latent_channels=C, hidden_channels=16, y_channels=m, z_channels=8, context_channels=4, num_rates=3,
+        rate_lambdas=[10.0, 40.0, 160.0], transform="patch", patch_size=patch,
     )  # fmt: skip
-    m = 4 * C
     weights = sensitivity if sensitivity is not None else torch.linspace(2e-5, 2e-4, m)
     codec.set_patch_statistics(torch.linspace(-0.5, 0.5, m), _orthonormal(m), weights)
     return codec
@@ -34,10 +34,11 @@ def _steps(codec: ContextualLatentCodec, rate: int) -> torch.Tensor:
     return (-codec.log_gain[rate].detach()).exp()
 
 
-def test_patch_transform_inverts_its_analysis():
-    t = PatchTransform(C)
-    t.set_basis(torch.randn(4 * C), _orthonormal(4 * C))
-    x = torch.randn(2, C, 6, 8)
+@pytest.mark.parametrize("patch", [2, 4])
+def test_patch_transform_inverts_its_analysis(patch):
+    t = PatchTransform(C, patch)
+    t.set_basis(torch.randn(patch**2 * C), _orthonormal(patch**2 * C))
+    x = torch.randn(2, C, 8, 12)
     assert torch.allclose(t.inverse(t(x)), x, atol=1e-5)
     assert torch.allclose(t.inverse(t(x) - t(x * 0), with_mean=False), x, atol=1e-5)
 
@@ -53,9 +54,17 @@ def test_steps_start_from_lambda_and_sensitivity():
     assert torch.all(_steps(codec, 0) > _steps(codec, 2))
 
 
-def test_untrained_patch_codec_is_closed_loop_quantisation_of_coefficients():
-    codec = _codec().eval()
-    latents = torch.randn(2, C, 5, 8, 12) * 3
+def test_4x4_patch_steps_count_four_times_the_pixels_per_coefficient():
+    sens = torch.full((16 * C,), 1e-4)
+    codec = _codec(sens, patch=4)
+    lam = codec.config.rate_lambdas[0]
+    assert _steps(codec, 0)[0].item() == pytest.approx(math.sqrt(6 / (1024 * math.log(2) * lam * 1e-4)), rel=1e-5)
+
+
+@pytest.mark.parametrize("patch", [2, 4])
+def test_untrained_patch_codec_is_closed_loop_quantisation_of_coefficients(patch):
+    codec = _codec(patch=patch).eval()
+    latents = torch.randn(2, C, 5, 8, 16) * 3
     for rate in range(codec.num_rates):
         with torch.no_grad():
             out = code_sequence(codec, latents, torch.tensor([rate, rate]))
@@ -81,21 +90,22 @@ def test_distortion_weighs_each_coefficient_by_its_sensitivity():
 def _coded_errors(codec: ContextualLatentCodec, rate: int, frames: int = 3) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(|coefficient error|, step) per frame of random latents coded through real strings; the decoder's latent
     and symbols must equal the encoder's."""
-    latents = torch.randn(1, C, frames, 8, 12) * 2
+    latents = torch.randn(1, C, frames, 8, 16) * 2
     step = (1 / codec.gain[rate]).float().view(1, -1, 1, 1)
     prev_enc = prev_dec = None
     errors = []
     for t in range(frames):
         code = codec.compress_frame(latents[:, :, t], prev_enc, rate)
-        decoded = codec.decompress_frame(code.strings, (8, 12), prev_dec, rate)
+        decoded = codec.decompress_frame(code.strings, (8, 16), prev_dec, rate)
         assert torch.equal(decoded.latent, code.latent) and torch.equal(decoded.symbols, code.symbols)
         errors.append(((codec.patch_transform(decoded.latent) - codec.patch_transform(latents[:, :, t])).abs(), step))
         prev_enc, prev_dec = code, decoded
     return errors
 
 
-def test_patch_codec_round_trips_through_real_strings():
-    codec = _codec()
+@pytest.mark.parametrize("patch", [2, 4])
+def test_patch_codec_round_trips_through_real_strings(patch):
+    codec = _codec(patch=patch)
     codec.update()
     for err, step in _coded_errors(codec, 1):
         assert torch.all(err <= step / 2 + 1e-3)
@@ -106,6 +116,14 @@ def test_transform_options_are_checked():
         ContextualLatentCodec(latent_channels=8, y_channels=8, transform="wavelet")
     with pytest.raises(ValueError, match=r"y_channels \(16\) must be 4 x latent_channels \(8\)"):
         ContextualLatentCodec(latent_channels=8, y_channels=16, transform="patch")
+    with pytest.raises(ValueError, match=r"4x4 latent patches: y_channels \(32\) must be 16 x latent_channels"):
+        ContextualLatentCodec(latent_channels=8, y_channels=32, transform="patch", patch_size=4)
+    with pytest.raises(ValueError, match="codec patch_size must be one of 2, 4, got 3"):
+        ContextualLatentCodec(latent_channels=8, y_channels=72, transform="patch", patch_size=3)
+    with pytest.raises(ValueError, match="latent size 8x12 must be a multiple of 8"):
+        codec = _codec(patch=4)
+        codec.update()
+        codec.compress_frame(torch.zeros(1, C, 8, 12), None, 0)
     with pytest.raises(ValueError, match="set_patch_statistics needs the patch transform"):
         ContextualLatentCodec(latent_channels=8, y_channels=16).set_patch_statistics(
             torch.zeros(16), torch.eye(16), torch.ones(16)
@@ -116,7 +134,7 @@ def test_patch_basis_is_orthonormal_and_sorted_by_variance():
     gen = torch.Generator().manual_seed(1)
     latents = torch.randn(6, C, 3, 8, 8, generator=gen)
     latents[:, 1] = latents[:, 0] * 3 + 0.1 * latents[:, 1]  # two correlated channels
-    mean, basis = patch_basis(latents)
+    mean, basis = patch_basis(latents, 2)
     assert torch.allclose(basis @ basis.T, torch.eye(4 * C), atol=1e-5)
     flat = torch.nn.functional.pixel_unshuffle(latents.permute(0, 2, 1, 3, 4).reshape(-1, C, 8, 8), 2)
     coef = torch.einsum("km,bmhw->bkhw", basis, flat - mean.view(1, -1, 1, 1))
@@ -125,16 +143,18 @@ def test_patch_basis_is_orthonormal_and_sorted_by_variance():
     assert var[0] > 5 * var[-1]
 
 
-def test_decoder_sensitivity_is_zero_for_what_the_decoder_ignores():
+@pytest.mark.parametrize("patch", [2, 4])
+def test_decoder_sensitivity_is_zero_for_what_the_decoder_ignores(patch):
     torch.manual_seed(0)
     vae = FrameAutoencoder(latent_channels=C, width=8).eval()
     with torch.no_grad():
         vae.decoder[1].weight[:, 0] = 0  # the first convolution ignores latent channel 0
-    latents = torch.randn(2, C, 1, 4, 6)
-    sens = decoder_sensitivity(vae, latents, torch.zeros(4 * C), torch.eye(4 * C))
-    # pixel_unshuffle puts channel 0's four patch positions first
-    assert torch.all(sens[:4] == 0)
-    assert torch.all(sens[4:] > 0)
+    latents = torch.randn(2, C, 1, 4, 8)
+    m = patch**2 * C
+    sens = decoder_sensitivity(vae, latents, torch.zeros(m), torch.eye(m), patch)
+    # pixel_unshuffle puts channel 0's patch positions first
+    assert torch.all(sens[: patch**2] == 0)
+    assert torch.all(sens[patch**2 :] > 0)
 
 
 def test_deadzone_widens_only_the_zero_bin():

@@ -177,6 +177,40 @@ def test_patch_codec_stage_starts_its_steps_from_the_sensitivity_to_the_chosen_p
         assert torch.allclose(steps * weights.sqrt(), (steps * weights.sqrt())[:, :1].expand_as(steps), rtol=1e-4)
 
 
+def _patch_codec_model(patch: int) -> GnvcModel:
+    raw = tomllib.loads((REPO / "configs" / "tiny_frame.toml").read_text())
+    raw["model"]["codec"] = {**raw["model"]["codec"], "y_channels": 32 * patch**2, "transform": "patch", "patch_size": patch}
+    raw["model"]["refiner"] = False
+    return build_model(TrainConfig.from_dict(raw))
+
+
+def test_4x4_patch_codec_stage_measures_its_start_and_trains(bikes_clip, tmp_path):
+    from vsgnvc.train.data import decode_rgb
+
+    model = _patch_codec_model(4)
+    crops = VideoCrops([decode_rgb(bikes_clip, 64, 6)], 3, 64)  # 8x8 latents: one 2x2 block of 4x4 patches
+    cfg = StageConfig(
+        name="codec", steps=2, batch=1, crop=64, frames=3, latent_pool=2, freeze_transform=True, log_every=1
+    )
+    run_stage(codec_plan(cfg, model.vae, model.codec, crops), tmp_path, 0, torch.device("cpu"))
+    basis = model.codec.distortion_basis  # measured by the plan's start
+    assert basis.shape == (512, 512) and torch.allclose(basis @ basis.T, torch.eye(512), atol=1e-4)
+    assert torch.all(model.codec.distortion_weights > 0)
+    logged = [json.loads(line) for line in next(tmp_path.rglob("metrics.jsonl")).read_text().splitlines()]
+    assert len(logged) == 2 and all(math.isfinite(m["loss"]) and m["bpp"] > 0 for m in logged)
+
+
+def test_a_codec_stage_refuses_latent_windows_the_codec_cannot_code(clips):
+    model = _patch_codec_model(4)
+    cfg = StageConfig(name="codec", steps=1, batch=1, crop=32, frames=3, latent_pool=2)
+    with pytest.raises(ValueError, match=r"stage codec: crop gives 4x4 latents; the codec needs multiples of 8 "
+                                         r"\(crop a multiple of 64 pixels, or set latent_window\)"):
+        codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 3, 32))
+    cfg = StageConfig(name="decoder", steps=1, batch=1, crop=32, frames=3, latent_pool=2)
+    with pytest.raises(ValueError, match=r"stage decoder: crop gives 4x4 latents.*multiple of 64 pixels\)"):
+        decoder_plan(cfg, model.vae, model.codec, VideoCrops(clips, 3, 32))
+
+
 def test_freeze_transform_trains_the_entropy_models_only(clips, tmp_path):
     raw = tomllib.loads((REPO / "configs" / "tiny_frame.toml").read_text())
     raw["model"]["codec"] = {**raw["model"]["codec"], "y_channels": 128, "transform": "patch"}

@@ -1,4 +1,4 @@
-"""What the patch transform of a latent codec starts from: the latent's 2x2-patch statistics and the decoder's
+"""What the patch transform of a latent codec starts from: the latent's patch statistics and the decoder's
 sensitivity to each coefficient, measured on training latents.
 
 The principal axes of the patches decorrelate them (an orthonormal basis keeps quantisation errors white). The
@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from ..models.autoencoder import LatentAutoencoder
-from ..models.latent_codec import PatchTransform
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +27,10 @@ def _frames(latents: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def patch_basis(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean ``[m]``, principal axes ``[m, m]`` by decreasing variance, one per row) of the 2x2 patches."""
-    patches = F.pixel_unshuffle(_frames(latents).double(), PatchTransform.patch)
+def patch_basis(latents: torch.Tensor, patch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean ``[m]``, principal axes ``[m, m]`` by decreasing variance, one per row) of the ``patch`` x ``patch``
+    patches."""
+    patches = F.pixel_unshuffle(_frames(latents).double(), patch)
     flat = patches.permute(0, 2, 3, 1).reshape(-1, patches.shape[1])
     mean = flat.mean(0)
     cov = torch.cov((flat - mean).T)
@@ -40,7 +40,13 @@ def patch_basis(latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def decoder_sensitivity(
-    vae: LatentAutoencoder, latents: torch.Tensor, mean: torch.Tensor, basis: torch.Tensor, sigma: float = 1.0, seed: int = 0
+    vae: LatentAutoencoder,
+    latents: torch.Tensor,
+    mean: torch.Tensor,
+    basis: torch.Tensor,
+    patch: int,
+    sigma: float = 1.0,
+    seed: int = 0,
 ) -> torch.Tensor:
     """``[m]``: decoded-RGB MSE (in [0, 1]) per unit noise variance in each coefficient of ``basis``.
 
@@ -48,18 +54,18 @@ def decoder_sensitivity(
     soft-clamped), so small probes overstate what coarse steps cost (with 0.3 the training estimate put a trained
     codec's decodes of bikes at 21.6 dB; they measured 30.5 dB).
 
-    :param latents: normalised latents ``[B, C, T, h, w]`` (a few frames suffice; h and w even).
+    :param latents: normalised latents ``[B, C, T, h, w]`` (a few frames suffice; h and w multiples of ``patch``).
     """
     frames = _frames(latents).to(vae.device)
     clean = vae.decode(frames.unsqueeze(2))
-    coef = F.conv2d(F.pixel_unshuffle(frames, 2) - mean.view(1, -1, 1, 1).to(frames), basis[:, :, None, None].to(frames))
+    coef = F.conv2d(F.pixel_unshuffle(frames, patch) - mean.view(1, -1, 1, 1).to(frames), basis[:, :, None, None].to(frames))
     gen = torch.Generator().manual_seed(seed)
     out = torch.empty(basis.shape[0])
     for k in range(basis.shape[0]):
         noisy = coef.clone()
         noisy[:, k] += sigma * torch.randn(noisy[:, k].shape, generator=gen).to(noisy)
         patches = F.conv2d(noisy, basis.T[:, :, None, None].to(frames)) + mean.view(1, -1, 1, 1).to(frames)
-        decoded = vae.decode(F.pixel_shuffle(patches, 2).unsqueeze(2))
+        decoded = vae.decode(F.pixel_shuffle(patches, patch).unsqueeze(2))
         # frames are in [-1, 1]: a quarter of their MSE is the MSE in [0, 1]
         out[k] = (decoded - clean).pow(2).mean().item() / 4.0 / sigma**2
     logger.info("decoder sensitivity per coefficient: %.3g .. %.3g (median %.3g)", out.min(), out.max(), out.median())

@@ -133,6 +133,22 @@ def decoded_pixel_mse(
     return per_sample_mse(vae.decode_raw(vae.denormalize(latents)), target)
 
 
+def _check_latent_window(cfg: StageConfig, vae: LatentAutoencoder, codec: ContextualLatentCodec, coded: bool) -> None:
+    """The codec needs latents in multiples of its ``latent_multiple``: say so before any crop is encoded.
+
+    ``coded``: the stage codes the pool's whole crops (the decoder stage), not ``latent_window`` windows of them."""
+    size = cfg.crop // vae.spatial_factor
+    if cfg.latent_window and not coded:
+        size = min(size, cfg.latent_window)
+    if size % codec.latent_multiple:
+        what = "crop" if coded or not cfg.latent_window else "latent_window"
+        raise ValueError(
+            f"stage {cfg.folder}: {what} gives {size}x{size} latents; the codec needs multiples of "
+            f"{codec.latent_multiple} (crop a multiple of {vae.spatial_factor * codec.latent_multiple} pixels"
+            + ("" if coded else ", or set latent_window") + ")"
+        )
+
+
 def codec_plan(
     cfg: StageConfig, vae: LatentAutoencoder, codec: ContextualLatentCodec, crops: VideoCrops, cache_dir=None
 ) -> StagePlan:
@@ -143,6 +159,7 @@ def codec_plan(
     so the latent pool stay fixed).
     """
     lambdas = rate_lambdas(cfg, codec)
+    _check_latent_window(cfg, vae, codec, coded=False)
     with_pixels = cfg.pixel_frames > 0
     if with_pixels and vae.temporal_factor != 1:
         raise ValueError(
@@ -201,13 +218,16 @@ def codec_plan(
     if codec.patch:
 
         def start() -> None:
-            # Pool crops: the basis from ~4600 latent frames, the sensitivity from 16 of them.
+            # Pool crops: the basis from ~4600 latent frames, the sensitivity from 16 of them (4 for 4x4 patches:
+            # one decode per coefficient and frame, 512 coefficients).
             rng = np.random.default_rng([crops.seed, 104729])
             sample = [batch_fn(rng) for _ in range(max(1, 512 // cfg.batch))]
             latents = torch.cat([b[0] if isinstance(b, tuple) else b for b in sample])
-            mean, basis = patch_basis(latents)
-            frames = latents[:16, :, :1]
-            sensitivity = flattened_sensitivity(decoder_sensitivity(vae, frames, mean, basis), cfg.sensitivity_power)
+            patch = codec.y_factor
+            mean, basis = patch_basis(latents, patch)
+            frames = latents[: max(4, 2048 // basis.shape[0]), :, :1]
+            sensitivity = decoder_sensitivity(vae, frames, mean, basis, patch)
+            sensitivity = flattened_sensitivity(sensitivity, cfg.sensitivity_power)
             codec.set_patch_statistics(mean, basis, sensitivity, lambdas.tolist())
 
     return StagePlan(cfg, module, main, loss_fn, batch_fn, aux, fast_params=fast, start=start)
@@ -239,6 +259,7 @@ def decoder_plan(
     rates = list(cfg.rates or range(codec.num_rates))
     if max(rates) >= codec.num_rates:
         raise ValueError(f"stage {cfg.folder}: rates {rates} outside the codec's 0..{codec.num_rates - 1}")
+    _check_latent_window(cfg, vae, codec, coded=True)
     decoders = {r: add(r) for r in rates}
     params = [p for d in decoders.values() for p in d.parameters()]
     for p in params:
