@@ -11,10 +11,10 @@
     f_0 = ctx(l^_0)                          f_t = ctx(l^_t)
 
 That is the ``"learned"`` transform. The ``"patch"`` one (for pretrained latent spaces such as TAEF2's) cuts the
-latent into 2x2 or 4x4 patches (``patch_size``), rotates each patch into an orthonormal basis measured on the data (PCA) and codes those
-coefficients ``c_t`` (intra) or ``c_t - T(l^_{t-1})`` (inter), plus learned corrections that start at zero; its
-quantisation steps start from the decoder's measured sensitivity to each coefficient, so it starts as a
-perceptually weighted transform coder with white errors (:class:`PatchTransform`).
+latent into 2x2 or 4x4 patches (``patch_size``), rotates each patch into an orthonormal basis measured on the data
+(PCA) and codes those coefficients ``c_t`` (intra) or ``c_t - T(l^_{t-1})`` (inter), plus learned corrections
+that start at zero; its quantisation steps start from the decoder's measured sensitivity to each coefficient, so
+it starts as a perceptually weighted transform coder with white errors (:class:`PatchTransform`).
 Analysis/synthesis are conditioned on ``f_{t-1}``, the context feature of the previous *decoded*
 latent (DCVC-style conditional coding). Inter synthesis predicts a correction to the previous
 decoded latent, so an inter frame that spends no bits repeats its predecessor instead of running
