@@ -184,3 +184,35 @@ def test_flattened_sensitivity_keeps_the_mean_and_goes_from_uniform_to_measured(
     assert torch.isclose(half.mean(), sens.mean())
     assert torch.all(half.argsort() == sens.argsort())  # same order, narrower spread
     assert half.max() / half.min() < sens.max() / sens.min()
+
+
+def test_inter_step_scale_codes_inter_frames_with_coarser_steps_through_real_strings(tmp_path):
+    codec = ContextualLatentCodec(**{**_codec().config, "inter_step_scale": 1.5})
+    codec.load_state_dict(_codec().state_dict(), strict=False)  # the inter tables come from update()
+    codec.update()
+    errors = _coded_errors(codec, 1, frames=4)
+    intra_err, step = errors[0]
+    assert torch.all(intra_err <= step / 2 + 1e-3)
+    inter_err = torch.cat([e for e, _ in errors[1:]])
+    inter_step = (1 / codec.inter_gain[1]).float().view(1, -1, 1, 1)  # 1.5 x the intra step, on the gain grid
+    assert torch.allclose(inter_step, 1.5 * step, rtol=2e-3)
+    assert torch.all(inter_err <= inter_step / 2 + 1e-3)
+    assert torch.any(inter_err > step / 2 + 1e-3)  # coarser than the intra step
+    codec.save_pretrained(tmp_path)
+    loaded = ContextualLatentCodec.from_pretrained(tmp_path)
+    assert torch.equal(loaded.inter_gain, codec.inter_gain) and loaded.inter_step_scale == 1.5
+    with pytest.raises(ValueError, match=r"codec inter_step_scale must be in \[0.25, 4\], got 5.0"):
+        ContextualLatentCodec(latent_channels=8, y_channels=32, transform="patch", inter_step_scale=5.0)
+
+
+def test_inter_step_scale_is_what_training_quantises_with():
+    codec = ContextualLatentCodec(**{**_codec().config, "inter_step_scale": 2.0})
+    codec.load_state_dict(_codec().state_dict(), strict=False)
+    latents = torch.randn(1, C, 3, 8, 16) * 3
+    with torch.no_grad():
+        out = code_sequence(codec, latents, torch.tensor([0]))
+    step = _steps(codec, 0).view(1, -1, 1, 1)
+    for t, bound in enumerate((0.5, 1.0, 1.0)):  # half a step intra, half of twice the step inter
+        err = (codec.patch_transform(out["latent_hat"][:, :, t]) - codec.patch_transform(latents[:, :, t])).abs()
+        assert torch.all(err <= bound * step + 1e-4), t
+    assert torch.any(err > 0.5 * step + 1e-4)
