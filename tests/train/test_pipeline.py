@@ -348,3 +348,13 @@ def test_decoder_stage_options_are_checked(clips):
     cfg = StageConfig(name="decoder", steps=1, batch=1, crop=32, frames=5, latent_pool=2, rates=(4,))
     with pytest.raises(ValueError, match=r"stage decoder: rates \[4\] outside the codec's 0..3"):
         decoder_plan(cfg, frame.vae, frame.codec, VideoCrops(clips, 5, 32))
+
+
+def test_a_codec_stage_warns_when_its_y_maps_have_no_interior(bikes_clip, caplog):
+    from vsgnvc.train.data import decode_rgb
+
+    model = _patch_codec_model(4)
+    cfg = StageConfig(name="codec", steps=1, batch=1, crop=64, frames=3, latent_pool=2)
+    with caplog.at_level("WARNING", logger="vsgnvc.train.stages"):
+        codec_plan(cfg, model.vae, model.codec, VideoCrops([decode_rgb(bikes_clip, 64, 6)], 3, 64))
+    assert "train on 2x2 y maps" in caplog.text
