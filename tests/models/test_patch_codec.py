@@ -1,5 +1,6 @@
 """The patch latent codec: a weighted transform coder at init, real range-coded round trips, its statistics."""
 
+import json
 import math
 
 import pytest
@@ -216,3 +217,29 @@ def test_inter_step_scale_is_what_training_quantises_with():
         err = (codec.patch_transform(out["latent_hat"][:, :, t]) - codec.patch_transform(latents[:, :, t])).abs()
         assert torch.all(err <= bound * step + 1e-4), t
     assert torch.any(err > 0.5 * step + 1e-4)
+
+
+def test_convert_sets_the_inter_step_scale_of_a_saved_codec(tmp_path, capsys):
+    from vsgnvc.models.convert import main
+
+    codec = _codec()
+    codec.update()
+    codec.save_pretrained(tmp_path / "codec")
+    config = tmp_path / "codec" / "config.json"  # written before the option existed
+    config.write_text(json.dumps({k: v for k, v in json.loads(config.read_text()).items() if k != "inter_step_scale"}))
+    codec = ContextualLatentCodec.from_pretrained(tmp_path / "codec")
+    (tmp_path / "codec" / "NOTES.txt").write_text("kept")
+    assert main([str(tmp_path), "--inter-step-scale", "1.5"]) == 0
+    loaded = ContextualLatentCodec.from_pretrained(tmp_path / "codec")
+    assert loaded.inter_step_scale == 1.5 and (tmp_path / "codec" / "NOTES.txt").read_text() == "kept"
+    assert torch.allclose(loaded.gain / loaded.inter_gain, torch.full_like(loaded.gain, 1.5), rtol=3e-3)
+    before, after = codec.state_dict(), loaded.state_dict()
+    for key, value in before.items():  # everything learned is kept, the intra tables too
+        assert torch.equal(after[key], value), key
+    errors = _coded_errors(loaded, 1)
+    assert torch.all(errors[0][0] <= errors[0][1] / 2 + 1e-3)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--inter-step-scale", "5"])
+    assert "inter_step_scale must be in [0.25, 4], got 5.0" in capsys.readouterr().err
+    assert ContextualLatentCodec.from_pretrained(tmp_path / "codec").inter_step_scale == 1.5  # nothing lost
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["codec"]

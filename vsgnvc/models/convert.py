@@ -1,8 +1,11 @@
-"""Convert codec weights saved with compressai's entropy layers (bitstream format 1) to vsgnvc's own.
+"""Convert codec weights saved with compressai's entropy layers (bitstream format 1) to vsgnvc's own, or set
+a codec's inter step scale.
 
 The learned parameters keep their names and values; compressai's CDF buffers are dropped and the
 integer coding tables are built once, here, and stored, so every machine that loads the converted
-weights codes with the same tables. Usage: ``python -m vsgnvc.models.convert MODEL_OR_CODEC_FOLDER...``
+weights codes with the same tables. Usage: ``python -m vsgnvc.models.convert MODEL_OR_CODEC_FOLDER...``;
+``--inter-step-scale S`` rewrites the codec for inter steps S x the intra ones (new streams only: streams
+written before decode with the codec they were written with).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -50,12 +54,38 @@ def convert_codec_weights(folder: Path) -> bool:
     return True
 
 
+def set_inter_step_scale(folder: Path, scale: float) -> Path:
+    """Rewrite ``folder``'s codec (config and weights) for ``scale``; the old folder is replaced only once the new
+    one is complete."""
+    folder = codec_folder(Path(folder))
+    codec = ContextualLatentCodec.from_pretrained(folder).with_inter_step_scale(scale)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+    try:
+        codec.save_pretrained(tmp)
+        for extra in folder.iterdir():  # licence texts, notes
+            if not (tmp / extra.name).exists():
+                shutil.copy2(extra, tmp / extra.name)
+        old = folder.with_name(f".{folder.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vsgnvc.models.convert", description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="model folder (with codec/) or codec folder")
+    parser.add_argument("--inter-step-scale", type=float, help="set the codec's inter steps to this x the intra ones")
     args = parser.parse_args(argv)
     for folder in args.folders:
         try:
+            if args.inter_step_scale is not None:
+                print(f"{set_inter_step_scale(folder, args.inter_step_scale)}: inter steps {args.inter_step_scale}x")
+                continue
             done = convert_codec_weights(folder)
         except (OSError, ValueError, RuntimeError) as exc:
             parser.exit(1, f"vsgnvc convert: {exc}\n")
