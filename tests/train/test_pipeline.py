@@ -200,12 +200,20 @@ def test_4x4_patch_codec_stage_measures_its_start_and_trains(bikes_clip, tmp_pat
     assert len(logged) == 2 and all(math.isfinite(m["loss"]) and m["bpp"] > 0 for m in logged)
 
 
-def test_a_codec_stage_refuses_latent_windows_the_codec_cannot_code(clips):
+def test_a_codec_stage_refuses_latent_windows_the_codec_cannot_code(clips, bikes_clip):
+    from vsgnvc.train.data import decode_rgb
+
     model = _patch_codec_model(4)
     cfg = StageConfig(name="codec", steps=1, batch=1, crop=32, frames=3, latent_pool=2)
     with pytest.raises(ValueError, match=r"stage codec: crop gives 4x4 latents; the codec needs multiples of 8 "
                                          r"\(crop a multiple of 64 pixels, or set latent_window\)"):
         codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 3, 32))
+    cfg = StageConfig(name="codec", steps=1, batch=1, crop=32, frames=3, latent_pool=2, latent_window=16)
+    with pytest.raises(ValueError, match=r"stage codec: crop gives 4x4 latents"):  # the window is the larger
+        codec_plan(cfg, model.vae, model.codec, VideoCrops(clips, 3, 32))
+    cfg = StageConfig(name="codec", steps=1, batch=1, crop=64, frames=3, latent_pool=2, latent_window=4)
+    with pytest.raises(ValueError, match=r"stage codec: latent_window gives 4x4 latents"):
+        codec_plan(cfg, model.vae, model.codec, VideoCrops([decode_rgb(bikes_clip, 64, 6)], 3, 64))
     cfg = StageConfig(name="decoder", steps=1, batch=1, crop=32, frames=3, latent_pool=2)
     with pytest.raises(ValueError, match=r"stage decoder: crop gives 4x4 latents.*multiple of 64 pixels\)"):
         decoder_plan(cfg, model.vae, model.codec, VideoCrops(clips, 3, 32))

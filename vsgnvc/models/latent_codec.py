@@ -142,6 +142,9 @@ class PatchTransform(nn.Module):
 
 TRANSFORMS = ("learned", "patch")
 PATCH_SIZES = (2, 4)
+# The per-rate coding tables update() derives from the learned gains; inter frames get their own
+# ("inter_" + name) when their steps differ from the intra frame's.
+GAIN_TABLES = ("gain", "inv_gain", "index_offset")
 
 
 @dataclass
@@ -266,10 +269,10 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         self.register_buffer("inv_hyper_gain", torch.zeros(num_rates, zc, dtype=torch.float64))
         self.register_buffer("index_offset", torch.zeros(num_rates, m, dtype=torch.float64))
         self.inter_step_scale = float(inter_step_scale)
-        if self.inter_step_scale != 1.0:  # the inter frames' own tables (models without them share the intra ones)
-            self.register_buffer("inter_gain", torch.zeros(num_rates, m, dtype=torch.float64))
-            self.register_buffer("inter_inv_gain", torch.zeros(num_rates, m, dtype=torch.float64))
-            self.register_buffer("inter_index_offset", torch.zeros(num_rates, m, dtype=torch.float64))
+        self.has_inter_tables = self.inter_step_scale != 1.0  # without them inter frames share the intra ones
+        if self.has_inter_tables:
+            for name in GAIN_TABLES:
+                self.register_buffer("inter_" + name, torch.zeros(num_rates, m, dtype=torch.float64))
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, folder: Path | str) -> None:
@@ -307,17 +310,19 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         """Freeze everything the range coder depends on: exact weights, dyadic gains, CDF tables."""
         for net in (self.hyper_synthesis, self.temporal_prior, self.intra_params, self.inter_params):
             net.quantize_()
-        prefixes = ("",) if self.inter_step_scale == 1.0 else ("", "inter_")
-        for prefix, scale in zip(prefixes, (1.0, self.inter_step_scale)):
-            gain = getattr(self, prefix + "gain")
-            gain.copy_(to_grid(self.log_gain.exp() / scale, WEIGHT_FRACTION_BITS, 2**10))
-            getattr(self, prefix + "inv_gain").copy_(to_grid(1.0 / gain, WEIGHT_FRACTION_BITS + 8, 2**10))
-            offset = to_grid(torch.log(gain) / self.table.log_step, ACT_FRACTION_BITS, 2**10)
-            getattr(self, prefix + "index_offset").copy_(offset)
+        self._update_gain_tables("", 1.0)
+        if self.has_inter_tables:
+            self._update_gain_tables("inter_", self.inter_step_scale)
         self.hyper_gain.copy_(to_grid(self.log_hyper_gain.exp(), WEIGHT_FRACTION_BITS, 2**10))
         self.inv_hyper_gain.copy_(to_grid(1.0 / self.hyper_gain, WEIGHT_FRACTION_BITS + 8, 2**10))
         self.entropy_bottleneck.update()
         self.gaussian_conditional.update()
+
+    def _update_gain_tables(self, prefix: str, step_scale: float) -> None:
+        gain, inv_gain, index_offset = (getattr(self, prefix + name) for name in GAIN_TABLES)
+        gain.copy_(to_grid(self.log_gain.exp() / step_scale, WEIGHT_FRACTION_BITS, 2**10))
+        inv_gain.copy_(to_grid(1.0 / gain, WEIGHT_FRACTION_BITS + 8, 2**10))
+        index_offset.copy_(to_grid(torch.log(gain) / self.table.log_step, ACT_FRACTION_BITS, 2**10))
 
     def with_inter_step_scale(self, scale: float) -> ContextualLatentCodec:
         """A copy of this codec whose inter frames quantise with ``scale`` x the intra steps, tables rebuilt.
@@ -326,10 +331,10 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         # The constructor, not from_config: diffusers drops keys it records as defaulted (older config files).
         options = {k: v for k, v in self.config.items() if not k.startswith("_")}
         codec = type(self)(**{**options, "inter_step_scale": float(scale)})
-        derived = ("inter_gain", "inter_inv_gain", "inter_index_offset")  # update() rebuilds these and the tables
+        inter_tables = {"inter_" + name for name in GAIN_TABLES}
 
-        def is_derived(key: str) -> bool:
-            return ".table_" in key or key in derived
+        def is_derived(key: str) -> bool:  # update() rebuilds these
+            return ".table_" in key or key in inter_tables
 
         learned = {k: v for k, v in self.state_dict().items() if not is_derived(k)}
         missing, unexpected = codec.load_state_dict(learned, strict=False)
@@ -479,9 +484,8 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
 
     def _tables(self, rate: int, inter: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(gain, inverse gain, scale-index offset) of ``rate``, each ``[1, m, 1, 1]``, for an intra or inter frame."""
-        prefix = "inter_" if inter and self.inter_step_scale != 1.0 else ""
-        names = ("gain", "inv_gain", "index_offset")
-        return tuple(getattr(self, prefix + name)[rate].view(1, -1, 1, 1) for name in names)  # type: ignore[return-value]
+        prefix = "inter_" if inter and self.has_inter_tables else ""
+        return tuple(getattr(self, prefix + name)[rate].view(1, -1, 1, 1) for name in GAIN_TABLES)  # type: ignore[return-value]
 
     def _entropy_params(
         self, z_hat_s: torch.Tensor, prev_symbols: torch.Tensor | None, rate: int

@@ -141,11 +141,10 @@ def _check_latent_window(cfg: StageConfig, vae: LatentAutoencoder, codec: Contex
     """The codec needs latents in multiples of its ``latent_multiple``: say so before any crop is encoded.
 
     ``coded``: the stage codes the pool's whole crops (the decoder stage), not ``latent_window`` windows of them."""
-    size = cfg.crop // vae.spatial_factor
-    if cfg.latent_window and not coded:
-        size = min(size, cfg.latent_window)
+    size, what = cfg.crop // vae.spatial_factor, "crop"
+    if cfg.latent_window and not coded and cfg.latent_window < size:
+        size, what = cfg.latent_window, "latent_window"
     if size % codec.latent_multiple:
-        what = "crop" if coded or not cfg.latent_window else "latent_window"
         raise ValueError(
             f"stage {cfg.folder}: {what} gives {size}x{size} latents; the codec needs multiples of "
             f"{codec.latent_multiple} (crop a multiple of {vae.spatial_factor * codec.latent_multiple} pixels"
@@ -235,7 +234,7 @@ def codec_plan(
             rng = np.random.default_rng([crops.seed, 104729])
             sample = [batch_fn(rng) for _ in range(max(1, 512 // cfg.batch))]
             latents = torch.cat([b[0] if isinstance(b, tuple) else b for b in sample])
-            patch = codec.y_factor
+            patch = codec.patch_transform.patch
             mean, basis = patch_basis(latents, patch)
             frames = latents[: max(4, 2048 // basis.shape[0]), :, :1]
             sensitivity = decoder_sensitivity(vae, frames, mean, basis, patch)
