@@ -188,7 +188,7 @@ def test_flattened_sensitivity_keeps_the_mean_and_goes_from_uniform_to_measured(
 
 
 def test_inter_step_scale_codes_inter_frames_with_coarser_steps_through_real_strings(tmp_path):
-    codec = _codec().with_inter_step_scale(1.5)  # the inter tables come from update()
+    codec = _codec().with_coding_options(inter_step_scale=1.5)  # the inter tables come from update()
     errors = _coded_errors(codec, 1, frames=4)
     intra_err, step = errors[0]
     assert torch.all(intra_err <= step / 2 + 1e-3)
@@ -205,7 +205,7 @@ def test_inter_step_scale_codes_inter_frames_with_coarser_steps_through_real_str
 
 
 def test_inter_step_scale_is_what_training_quantises_with():
-    codec = _codec().with_inter_step_scale(2.0)
+    codec = _codec().with_coding_options(inter_step_scale=2.0)
     latents = torch.randn(1, C, 3, 8, 16) * 3
     with torch.no_grad():
         out = code_sequence(codec, latents, torch.tensor([0]))

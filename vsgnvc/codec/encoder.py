@@ -22,6 +22,7 @@ from ..models.bundle import GnvcModel
 from .color import rgb_to_yuv, yuv_to_rgb
 from .formats import check_frame_size, pixel_format_code
 from .gop_codec import DecodedLatents, encode_gop, latents_to_rgb, pad_frames, padded_length
+from .symbol_search import NO_SEARCH, SymbolSearch
 from .scenecut import SceneCutDetector, gop_slots, split_slot
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class EncodeSettings:
     gop_size: int | None = None
     refine: RefineSettings | None = None
     scene_cut_threshold: float = 0.25
+    search: SymbolSearch = SymbolSearch()  # the symbol search through the decoder (:mod:`.symbol_search`)
 
     def __post_init__(self) -> None:
         if self.gop_size is not None and self.gop_size < 1:
@@ -128,7 +130,7 @@ class Encoder:
                     source.append(frame)
                 for span, cut in split_slot(slot, cuts):
                     gop_frames = source[span.start - slot.start : span.stop - slot.start]
-                    strings, decoded = self.code_gop(gop_frames, info, header)
+                    strings, decoded = self.code_gop(gop_frames, info, header, settings.search)
                     nbytes = writer.write_gop(GopRecord(k, span.start, len(span), cut, strings))
                     result.gop_bytes.append(nbytes)
                     if on_reconstruction is not None:
@@ -141,13 +143,13 @@ class Encoder:
         return result
 
     def code_gop(
-        self, frames: list[Frame], info: VideoInfo, header: SequenceHeader
+        self, frames: list[Frame], info: VideoInfo, header: SequenceHeader, search: SymbolSearch = NO_SEARCH
     ) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
         """One GOP's frames (in ``info``'s format) -> its entropy-coded strings and decoded latents."""
         rgb = torch.stack([yuv_to_rgb(f, info.pix_fmt, info.color_range, info.matrix) for f in frames], 1)
         length = padded_length(len(frames), self.model.vae.temporal_factor)
         clip = pad_frames(rgb, header.coded_height, header.coded_width, length)
-        return encode_gop(self.model, clip.to(self.device), header.rate_index)
+        return encode_gop(self.model, clip.to(self.device), header.rate_index, search)
 
     def to_frames(self, latents: torch.Tensor, rate: int | None, info: VideoInfo, count: int) -> list[Frame]:
         """The first ``count`` frames of ``latents`` decoded (``rate``: the rate they were coded at, or ``None``)."""

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from ..models.bundle import GnvcModel
 from ..models.latent_codec import FrameCode
+from .symbol_search import NO_SEARCH, SymbolSearch, search_symbols, searchable
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,24 @@ def _stack(codes: list[FrameCode]) -> DecodedLatents:
     )
 
 
-@torch.inference_mode()
-def encode_gop(model: GnvcModel, rgb: torch.Tensor, rate: int) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
-    """``rgb``: ``[3, 1 + k * temporal_factor, H, W]`` padded frames in [-1, 1] on the model's device."""
+@torch.no_grad()  # not inference mode: the symbol search takes gradients through the decoder
+def encode_gop(
+    model: GnvcModel, rgb: torch.Tensor, rate: int, search: SymbolSearch = NO_SEARCH
+) -> tuple[tuple[tuple[bytes, ...], ...], DecodedLatents]:
+    """``rgb``: ``[3, 1 + k * temporal_factor, H, W]`` padded frames in [-1, 1] on the model's device.
+
+    ``search``: how hard to search each frame's symbols through the decoder (models that support it,
+    :func:`~.symbol_search.searchable`; others code plainly)."""
     latents = model.vae.encode(rgb[None])
+    if not searchable(model):
+        search = NO_SEARCH
     codes: list[FrameCode] = []
     prev = None
     for t in range(latents.shape[2]):
-        prev = model.codec.compress_frame(latents[:, :, t], prev, rate)
+        plan = model.codec.plan_frame(latents[:, :, t], prev, rate)
+        iterations = search.iterations(inter=prev is not None)
+        symbols = search_symbols(model, plan, rgb[:, t], iterations, search.learning_rate) if iterations else None
+        prev = model.codec.finish_frame(plan, symbols)
         codes.append(prev)
     return tuple(c.strings for c in codes), _stack(codes)
 

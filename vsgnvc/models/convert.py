@@ -1,11 +1,12 @@
 """Convert codec weights saved with compressai's entropy layers (bitstream format 1) to vsgnvc's own, or set
-a codec's inter step scale.
+a codec's coding options.
 
 The learned parameters keep their names and values; compressai's CDF buffers are dropped and the
 integer coding tables are built once, here, and stored, so every machine that loads the converted
 weights codes with the same tables. Usage: ``python -m vsgnvc.models.convert MODEL_OR_CODEC_FOLDER...``;
-``--inter-step-scale S`` rewrites the codec for inter steps S x the intra ones (new streams only: streams
-written before decode with the codec they were written with).
+``--inter-step-scale S`` (inter steps S x the intra ones), ``--motion-block B`` (motion compensation with one
+vector per B x B latent cell, 0 for none) and ``--motion-search R`` rewrite the codec's coding options (new
+streams only: streams written before decode with the codec they were written with).
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ def convert_codec_weights(folder: Path) -> bool:
     return True
 
 
-def set_inter_step_scale(folder: Path, scale: float) -> Path:
-    """Rewrite ``folder``'s codec (config and weights) for ``scale``; the old folder is replaced only once the new
-    one is complete."""
+def set_coding_options(folder: Path, **options: float) -> Path:
+    """Rewrite ``folder``'s codec (config and weights) with other coding options
+    (:data:`ContextualLatentCodec.CODING_OPTIONS`); the old folder is replaced only once the new one is complete."""
     folder = codec_folder(Path(folder))
-    codec = ContextualLatentCodec.from_pretrained(folder).with_inter_step_scale(scale)
+    codec = ContextualLatentCodec.from_pretrained(folder).with_coding_options(**options)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
     try:
         codec.save_pretrained(tmp)
@@ -80,11 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vsgnvc.models.convert", description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="model folder (with codec/) or codec folder")
     parser.add_argument("--inter-step-scale", type=float, help="set the codec's inter steps to this x the intra ones")
+    parser.add_argument("--motion-block", type=int, help="motion compensation, one vector per this many latent pixels square (0: none)")
+    parser.add_argument("--motion-search", type=int, help="the motion search range in latent pixels")
     args = parser.parse_args(argv)
+    options = {name: getattr(args, name) for name in ContextualLatentCodec.CODING_OPTIONS if getattr(args, name) is not None}
     for folder in args.folders:
         try:
-            if args.inter_step_scale is not None:
-                print(f"{set_inter_step_scale(folder, args.inter_step_scale)}: inter steps {args.inter_step_scale}x")
+            if options:
+                done = set_coding_options(folder, **options)
+                print(f"{done}: " + ", ".join(f"{k} = {v}" for k, v in options.items()))
                 continue
             done = convert_codec_weights(folder)
         except (OSError, ValueError, RuntimeError) as exc:

@@ -52,6 +52,7 @@ from ..entropy.gaussian import GaussianConditional, ScaleTable
 from ..entropy.ops import deadzone_round, deadzone_ste, quantize_ste
 from ..entropy.range_coder import to_symbols
 from .io import is_compressai_state, load_state_dict_resizing, save_config_and_weights
+from .latent_motion import MOTION_BLOCKS, compress_vectors, decompress_vectors, field_shape, search_vectors, warp
 
 logger = logging.getLogger(__name__)
 
@@ -151,10 +152,23 @@ GAIN_TABLES = ("gain", "inv_gain", "index_offset")
 class FrameCode:
     """One coded latent frame: entropy-coded strings and what the decoder needs next."""
 
-    strings: tuple[bytes, bytes]  # (y, z)
+    strings: tuple[bytes, ...]  # (y, z), and the motion vectors' for inter frames of a codec with motion
     latent: torch.Tensor  # decoded l^_t, [1, C, h, w]
     symbols: torch.Tensor  # y^_t in the unit domain, float64 on the grid (next frame's entropy context)
     context: torch.Tensor  # f_t
+
+
+@dataclass
+class FramePlan:
+    """One latent frame's coding decided up to its ``y`` symbols (:meth:`ContextualLatentCodec.plan_frame`)."""
+
+    rate: int
+    values: torch.Tensor  # y in the gained domain minus the means, before rounding (float64)
+    symbols: torch.Tensor  # the plain encoder's integers (float64): values rounded, inter frames with a dead zone
+    means: torch.Tensor  # mu_s, float64 on the grid
+    index: torch.Tensor  # each symbol's scale index
+    reference: tuple[torch.Tensor, torch.Tensor] | None  # the inter frame's (latent, context) it corrects
+    side_strings: tuple[bytes, ...]  # z, and the motion vectors' when the codec moves the reference
 
 
 class ContextualLatentCodec(nn.Module, ConfigMixin):
@@ -184,6 +198,11 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
     :param inter_step_scale: inter frames quantise with steps this many times the intra frame's (the same rate).
         A closed loop refines what the previous frames left, so coarse inter steps cost less quality than coarse
         intra ones; the intra frame is the reference every later frame leans on.
+    :param motion_block: inter frames predict from the previous decoded latent warped by one vector per
+        ``motion_block`` x ``motion_block`` latent cell (:mod:`.latent_motion`; a third string per inter frame);
+        0: no motion, the previous decoded latent as it is. Needs the patch transform (the vector search weighs
+        prediction errors with its measured distortion weights and the rate's lambda).
+    :param motion_search: the search range in latent pixels either way.
     :param patch_size: side of the patch transform's latent patches (2 or 4). Larger patches decorrelate wider
         neighbourhoods: in a 25-frame closed-loop probe (bikes, 320x180) 4x4 patches coded 0.034 bpp at 27.4 dB
         where 2x2 ones gave 25.9 dB at the same rate.
@@ -208,6 +227,8 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         inter_deadzone: float = 0.0,
         patch_size: int = 2,
         inter_step_scale: float = 1.0,
+        motion_block: int = 0,
+        motion_search: int = 3,
     ) -> None:
         super().__init__()
         c, n, m, zc, fc = latent_channels, hidden_channels, y_channels, z_channels, context_channels
@@ -228,6 +249,17 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         # y at 1/2 (learned) or 1/patch_size (patch) of the latent resolution, z at half of y's.
         self.y_factor = patch_size if self.patch else 2
         self.latent_multiple = 2 * self.y_factor
+        if motion_block:
+            if not self.patch:
+                raise ValueError("codec motion_block needs the patch transform (its distortion weights drive the search)")
+            if motion_block not in MOTION_BLOCKS or motion_block % self.y_factor:
+                raise ValueError(
+                    f"codec motion_block must be one of {', '.join(map(str, MOTION_BLOCKS))} and a multiple of "
+                    f"patch_size ({patch_size}), or 0; got {motion_block}"
+                )
+            if not 1 <= motion_search <= 8:
+                raise ValueError(f"codec motion_search must be in 1..8 latent pixels, got {motion_search}")
+        self.motion_block = int(motion_block)
         self.table = ScaleTable(scale_min, scale_max, scale_levels)
         self.context_net = nn.Sequential(_conv(c, n), nn.LeakyReLU(0.1), _conv(n, fc))
         if self.patch:
@@ -324,13 +356,19 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         inv_gain.copy_(to_grid(1.0 / gain, WEIGHT_FRACTION_BITS + 8, 2**10))
         index_offset.copy_(to_grid(torch.log(gain) / self.table.log_step, ACT_FRACTION_BITS, 2**10))
 
-    def with_inter_step_scale(self, scale: float) -> ContextualLatentCodec:
-        """A copy of this codec whose inter frames quantise with ``scale`` x the intra steps, tables rebuilt.
+    # Options that change how frames are coded, not what was learned: a trained codec takes them at export.
+    CODING_OPTIONS = ("inter_step_scale", "motion_block", "motion_search")
 
-        Measured (session 11): set on a codec trained with scale 1 this beat training with the scale itself."""
+    def with_coding_options(self, **options: float) -> ContextualLatentCodec:
+        """A copy of this codec with other :data:`CODING_OPTIONS`, tables rebuilt.
+
+        Measured (session 11): an inter step scale set on a codec trained with scale 1 beat training with it."""
+        unknown = set(options) - set(self.CODING_OPTIONS)
+        if unknown:
+            raise ValueError(f"not coding options: {', '.join(sorted(unknown))} (they are {', '.join(self.CODING_OPTIONS)})")
         # The constructor, not from_config: diffusers drops keys it records as defaulted (older config files).
-        options = {k: v for k, v in self.config.items() if not k.startswith("_")}
-        codec = type(self)(**{**options, "inter_step_scale": float(scale)})
+        config = {k: v for k, v in self.config.items() if not k.startswith("_")}
+        codec = type(self)(**{**config, **options})
         inter_tables = {"inter_" + name for name in GAIN_TABLES}
 
         def is_derived(key: str) -> bool:  # update() rebuilds these
@@ -504,47 +542,110 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         return index, mu_s
 
     def _reconstruct(
-        self, symbols_s: torch.Tensor, mu_s: torch.Tensor, prev: FrameCode | None, rate: int, strings: tuple[bytes, bytes]
+        self,
+        symbols_s: torch.Tensor,
+        mu_s: torch.Tensor,
+        reference: tuple[torch.Tensor, torch.Tensor] | None,
+        rate: int,
+        strings: tuple[bytes, ...],
     ) -> FrameCode:
-        y_hat_s = symbols_s.double() + mu_s
-        y_unit = to_grid(y_hat_s * self._tables(rate, prev is not None)[1])
+        # Contiguous: the encoder's symbols carry its input's memory layout, and a convolution's float sums
+        # depend on the layout; the decoder's are contiguous.
+        y_hat_s = symbols_s.double().contiguous() + mu_s
+        y_unit = to_grid(y_hat_s * self._tables(rate, reference is not None)[1])
         y_float = y_unit.float()
-        latent = self._synthesise(y_float, None if prev is None else prev.latent, None if prev is None else prev.context)
+        latent = self._synthesise(y_float, *(reference or (None, None)))
         return FrameCode(strings, latent, y_unit, self.context_net(latent))
 
+    def _moved(self, prev: FrameCode, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inter frame's reference: the previous decoded latent and its context, moved by ``vectors``."""
+        return warp(prev.latent, vectors, self.motion_block), warp(prev.context, vectors, self.motion_block)
+
+    def _motion_cost(self, error: torch.Tensor, rate: int) -> torch.Tensor:
+        """Prediction errors ``[K, C, h, w]`` -> bits per motion cell ``[K, bh, bw]``: lambda x the distortion an
+        uncoded error would leave (the sensitivity-weighted coefficient energy, in bpp units x pixels)."""
+        coef = F.conv2d(F.pixel_unshuffle(error, self.y_factor), self.distortion_basis[:, :, None, None].to(error.dtype))
+        energy = (coef.pow(2) * self.distortion_weights.view(1, -1, 1, 1).to(error.dtype)).sum(1, keepdim=True)
+        k = self.motion_block // self.y_factor
+        cells = F.avg_pool2d(energy, k, ceil_mode=True, divisor_override=1)[:, 0]
+        lambdas = self.config.rate_lambdas or [1.0] * self.num_rates
+        return cells * (float(lambdas[rate]) * (8 * self.y_factor) ** 2)
+
     @torch.no_grad()
-    def compress_frame(self, latent: torch.Tensor, prev: FrameCode | None, rate: int) -> FrameCode:
-        """Code one latent frame ``[1, C, h, w]``; the result also holds the decoder's reconstruction."""
+    def plan_frame(self, latent: torch.Tensor, prev: FrameCode | None, rate: int) -> FramePlan:
+        """Everything of one latent frame ``[1, C, h, w]``'s coding but its ``y`` symbols: the motion vectors, the
+        hyper-latent and, from it, each symbol's mean and scale (what an encoder may still choose is which
+        integers it sends; :meth:`finish_frame` codes them)."""
         self._check_coding(latent, rate)
-        y = self._analyse(latent, None if prev is None else prev.latent, None if prev is None else prev.context)
+        reference, motion = None, ()
+        if prev is not None:
+            reference = (prev.latent, prev.context)
+            if self.motion_block:
+                vectors = search_vectors(
+                    latent, prev.latent, lambda e: self._motion_cost(e, rate), self.motion_block, self.config.motion_search
+                )
+                motion = (compress_vectors(vectors, self.gaussian_conditional),)
+                reference = self._moved(prev, vectors)
+        y = self._analyse(latent, *(reference or (None, None)))
         z_s = self.hyper_analysis(y) * self.hyper_gain[rate].view(1, -1, 1, 1).float()
         z_symbols = self.entropy_bottleneck.quantize(z_s)
         z_string = self.entropy_bottleneck.compress(z_symbols)
         z_hat_s = self.entropy_bottleneck.dequantize(z_symbols)
         index, mu_s = self._entropy_params(z_hat_s, None if prev is None else prev.symbols, rate)
-        y_s = y.double() * self._tables(rate, prev is not None)[0]
+        values = y.double() * self._tables(rate, prev is not None)[0] - mu_s
         deadzone = self._deadzone(prev is not None)
-        symbols_s = to_symbols(deadzone_round(y_s - mu_s, deadzone) if deadzone else y_s - mu_s)
-        y_string = self.gaussian_conditional.compress(symbols_s, index)
-        return self._reconstruct(symbols_s, mu_s, prev, rate, (y_string, z_string))
+        symbols = to_symbols(deadzone_round(values, deadzone) if deadzone else values)
+        return FramePlan(rate, values, symbols, mu_s, index, reference, (z_string, *motion))
+
+    def plan_scales(self, plan: FramePlan) -> torch.Tensor:
+        """The Gaussian scale of each of ``plan``'s symbols (float32; what their bits are estimated with)."""
+        return self.table.values().to(plan.means.device)[plan.index.long()]
+
+    def plan_latent(self, plan: FramePlan, symbols: torch.Tensor) -> torch.Tensor:
+        """The decoded latent ``plan`` gives for float ``symbols``, differentiably (within the fixed-point grid of
+        :meth:`finish_frame`'s exact reconstruction): what an encoder searching the symbols optimises."""
+        inv_gain = self._tables(plan.rate, plan.reference is not None)[1]
+        y_hat = ((symbols.double() + plan.means) * inv_gain).float()
+        return self._synthesise(y_hat, *(plan.reference or (None, None)))
+
+    @torch.no_grad()
+    def finish_frame(self, plan: FramePlan, symbols: torch.Tensor | None = None) -> FrameCode:
+        """Code ``plan`` with ``symbols`` (integers; default: the plan's own rounding)."""
+        symbols_s = plan.symbols if symbols is None else to_symbols(symbols.double())
+        y_string = self.gaussian_conditional.compress(symbols_s, plan.index)
+        return self._reconstruct(symbols_s, plan.means, plan.reference, plan.rate, (y_string, *plan.side_strings))
+
+    def compress_frame(self, latent: torch.Tensor, prev: FrameCode | None, rate: int) -> FrameCode:
+        """Code one latent frame ``[1, C, h, w]``; the result also holds the decoder's reconstruction."""
+        return self.finish_frame(self.plan_frame(latent, prev, rate))
 
     @torch.no_grad()
     def decompress_frame(
         self, strings: tuple[bytes, ...], latent_size: tuple[int, int], prev: FrameCode | None, rate: int
     ) -> FrameCode:
-        """Decode one latent frame of spatial size ``latent_size`` from ``(y, z)`` strings.
+        """Decode one latent frame of spatial size ``latent_size`` from ``(y, z)`` strings (plus the motion
+        vectors' for an inter frame of a codec with motion).
 
         A damaged string decodes to other symbols or raises ``ValueError``; it never reads past its end.
         """
-        if len(strings) != 2:
-            raise ValueError(f"expected 2 strings (y, z) per latent frame, got {len(strings)}")
+        moves = prev is not None and self.motion_block > 0
+        expected = 3 if moves else 2
+        if len(strings) != expected:
+            names = "(y, z, motion)" if moves else "(y, z)"
+            raise ValueError(f"expected {expected} strings {names} per {'inter' if prev else 'intra'} frame, got {len(strings)}")
         h, w = latent_size
         self._check_coding(torch.empty(1, 1, h, w), rate)
+        reference = None
+        if prev is not None:
+            reference = (prev.latent, prev.context)
+            if moves:
+                vectors = decompress_vectors(strings[2], field_shape(latent_size, self.motion_block), self.gaussian_conditional)
+                reference = self._moved(prev, vectors.to(prev.latent.device))
         z_size = (h // self.latent_multiple, w // self.latent_multiple)
         z_hat_s = self.entropy_bottleneck.dequantize(self.entropy_bottleneck.decompress(strings[1], z_size))
         index, mu_s = self._entropy_params(z_hat_s, None if prev is None else prev.symbols, rate)
         symbols_s = self.gaussian_conditional.decompress(strings[0], index)
-        return self._reconstruct(symbols_s, mu_s, prev, rate, (strings[0], strings[1]))
+        return self._reconstruct(symbols_s, mu_s, reference, rate, tuple(strings))
 
     def context(self, latents: torch.Tensor) -> torch.Tensor:
         """Context features ``[B, C_ctx, T, h, w]`` of a latent sequence ``[B, C, T, h, w]`` (enhance mode)."""

@@ -142,7 +142,7 @@ def encode(
         header = encoder.make_header(job.info, clip.num_frames, job.settings)
     coder = OutOfOrderEncode(
         encoder, header, job.info, job.path, overwrite=overwrite,
-        scene_cut_threshold=job.settings.scene_cut_threshold, cache_gops=max(2, num_streams + 1),
+        scene_cut_threshold=job.settings.scene_cut_threshold, search=job.settings.search, cache_gops=max(2, num_streams + 1),
     )  # fmt: skip
     prefetch = SourcePrefetch(clip, job.fmt, job.color)
     workers = Workers(num_streams, job.device)

@@ -27,6 +27,7 @@ from ..bitstream.layout import CHUNK_HEADER
 from ..codec.cache import OnceLRU
 from ..codec.encoder import Encoder, EncodeResult
 from ..codec.scenecut import SceneCutDetector, gop_slots, split_slot
+from ..codec.symbol_search import NO_SEARCH, SymbolSearch
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class OutOfOrderEncode:
     :param header: from ``Encoder.make_header``.
     :param info: format of the frames handed to :meth:`slot`.
     :param scene_cut_threshold: as ``EncodeSettings.scene_cut_threshold``.
+    :param search: as ``EncodeSettings.search``.
     :param cache_gops: slot reconstructions kept; an evicted slot is coded again (same bits) if asked for.
     """
 
@@ -71,6 +73,7 @@ class OutOfOrderEncode:
         *,
         overwrite: bool = False,
         scene_cut_threshold: float = 0.25,
+        search: SymbolSearch = NO_SEARCH,
         cache_gops: int = 4,
     ) -> None:
         self.encoder = encoder
@@ -79,6 +82,7 @@ class OutOfOrderEncode:
         self.path = path
         self.overwrite = overwrite
         self.threshold = scene_cut_threshold
+        self.search = search
         self.slots = gop_slots(header.num_frames, header.gop_size)
         self._peak = float((1 << info.pix_fmt.bit_depth) - 1)
         self._coded = OnceLRU[int, CodedSlot](max(1, cache_gops))
@@ -137,7 +141,7 @@ class OutOfOrderEncode:
         frames: list[Frame] = []
         gops, records = [], []
         for span, cut in split_slot(slot, self.detect_cuts(j, source)):
-            strings, decoded = self.encoder.code_gop([source[n] for n in span], self.info, self.header)
+            strings, decoded = self.encoder.code_gop([source[n] for n in span], self.info, self.header, self.search)
             frames += self.encoder.to_frames(decoded.latents, self.header.rate_index, self.info, len(span))
             # the GOP number is only known when the slots before are written; its u32 does not change the size
             size = CHUNK_HEADER.size + len(encode_gop_payload(GopRecord(0, span.start, len(span), cut, strings)))
