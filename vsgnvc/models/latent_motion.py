@@ -83,8 +83,7 @@ def search_vectors(
     cost (:func:`vector_bits`, from the dominant vector) is added. Each search covers whole latent pixels within
     ``search``, then quarter-pixel refinement around the best.
     """
-    h, w = current.shape[-2:]
-    bh, bw = -(-h // block), -(-w // block)
+    bh, bw = field_shape(current.shape[-2:], block)
     steps = torch.arange(-search, search + 1, device=current.device) * PRECISION
     whole = torch.cartesian_prod(steps, steps).flip(1).view(-1, 2, 1, 1)  # (x, y) pairs
     fraction = torch.arange(1 - PRECISION, PRECISION, device=current.device)
