@@ -46,6 +46,7 @@ def _cases(f: dict[str, Path], model: Path) -> list[tuple[list[str], str]]:
         (["encode", clip, out, "--resize", "320by180", *m], "size must look like 320x180"),
         (["encode", clip, out, "--matrix", "nonsense", *m], "--matrix 'nonsense'"),
         (["encode", clip, out, "--target-bpp", "-1", *m], "--target-bpp must be positive"),
+        (["encode", clip, out, "--preset", "placebo", *m], "--preset must be one of fast, medium, slow, got 'placebo'"),
         (["encode", clip, str(f["existing"]), *m], "exists; pass --overwrite"),
         (["encode", clip, str(f["dir"] / "no" / "out.gnvc"), *m], f"output folder {f['dir'] / 'no'} does not exist"),
         (["encode", clip, out, "--model", str(f["dir"])], "is not a vsgnvc model folder"),

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from vsgnvc.codec.gop_codec import decode_gop_latents, encode_gop, latents_to_rgb
-from vsgnvc.codec.symbol_search import NO_SEARCH, SymbolSearch, searchable
+from vsgnvc.codec.presets import DEFAULT_PRESET, NO_SEARCH, PRESETS, SymbolSearch, preset_search
+from vsgnvc.codec.symbol_search import searchable
 from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
 from vsgnvc.models.frame_autoencoder import FrameAutoencoder
 from vsgnvc.models.latent_codec import ContextualLatentCodec
@@ -74,3 +75,12 @@ def test_search_settings_are_checked():
         SymbolSearch(-1, 0)
     with pytest.raises(ValueError, match=r"symbol search learning rate must be in \(0, 1\], got 2"):
         SymbolSearch(learning_rate=2)
+
+
+def test_presets_search_harder_from_fast_to_slow():
+    fast, medium, slow = (preset_search(name) for name in ("fast", "medium", "slow"))
+    assert fast == NO_SEARCH and DEFAULT_PRESET == "slow" and list(PRESETS) == ["fast", "medium", "slow"]
+    for inter in (False, True):
+        assert 0 == fast.iterations(inter) < medium.iterations(inter) < slow.iterations(inter)
+    with pytest.raises(ValueError, match="preset must be one of fast, medium, slow, got 'placebo'"):
+        preset_search("placebo")

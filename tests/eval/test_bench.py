@@ -155,7 +155,7 @@ def test_report_files_are_written(bench_run: tuple[Path, int]) -> None:
     assert "rd_ms_ssim.png" not in plots  # no values, no empty chart
     assert all((out / "plots" / p).read_bytes().startswith(PNG_MAGIC) for p in plots)
     summary = (out / "summary.md").read_text()
-    for text in ("# gnvc bench: tiny-test", "## BD-rate vs x264", "## Speed and memory", "### bikes 64x48",
+    for text in ("# gnvc bench: tiny-test", "encoder preset slow", "## BD-rate vs x264", "## Speed and memory", "### bikes 64x48",
                  "## Failures", "broken", "## Notes"):  # fmt: skip
         assert text in summary, text
     assert not list(out.glob(".*tmp"))
@@ -198,6 +198,7 @@ def test_resume_keeps_finished_clips_and_checks_settings(
     assert not (copy / "work" / "64x48" / "bikes").exists()
     assert main([*argv[: argv.index("--frames") + 1], "6", *argv[argv.index("--frames") + 2 :], "--resume"]) == 2
     assert main([*argv, "--resume", "--no-ceiling"]) == 2  # the ceiling changes the points too
+    assert main([*argv, "--resume", "--preset", "fast"]) == 2  # so does the encoder's preset
 
 
 def _point(codec: str, rate: int, bpp: float, psnr: float, warp: float) -> dict:
@@ -254,6 +255,7 @@ def test_bad_arguments_give_one_line_errors(tmp_path: Path, capsys: pytest.Captu
         (["--out", str(tmp_path / "a"), "--frames", "1"], "--frames must be >= 2"),
         (["--out", str(tmp_path / "a"), "--codecs", "x263"], "unknown codec"),
         (["--out", str(tmp_path / "a"), "--rates", "a,b"], "--rates"),
+        (["--out", str(tmp_path / "a"), "--preset", "placebo"], "--preset must be one of fast, medium, slow"),
         (["--report", str(tmp_path / "missing")], "no results.json"),
         ([], "--out RUN_DIR"),
     ]

@@ -138,6 +138,7 @@ def test_missing_matrix_assumes_bt709_with_warning(src_clip, model_dir, tmp_path
         ({"num_streams": 0}, "num_streams must be >= 1"),
         ({"overwrite": "yes"}, "overwrite must be True or False"),
         ({"device_index": 1.5}, "device_index must be an integer"),
+        ({"preset": "placebo"}, "preset must be one of fast, medium, slow, got 'placebo'"),
     ],
 )
 def test_bad_parameters(src_clip, index_only_model, tmp_path, kwargs, message):

@@ -17,6 +17,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..codec.presets import DEFAULT_PRESET
+from . import options
+
 logger = logging.getLogger(__name__)
 
 EXIT_FAILURES = 1
@@ -67,6 +70,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--gop", type=int, default=None, help="GOP length for every codec (default: the model's; 1 + 4k for Wan-VAE models)")
     p.add_argument("--tol", type=float, default=0.10, help="bit-rate matching tolerance (default 0.10)")
     p.add_argument("--no-refine-variant", action="store_true", help="skip the decode with generative refinement")
+    p.add_argument("--preset", default=DEFAULT_PRESET,
+                   help=f"our encoder preset: fast, medium or slow (default {DEFAULT_PRESET})")
     p.add_argument(
         "--no-ceiling", action="store_true", help="skip the autoencoder-only ceiling (the model's autoencoder alone)"
     )
@@ -109,6 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("give a run folder: --out RUN_DIR (or --report RUN_DIR)")
     if args.model is not None and not args.model.is_dir():
         raise ValueError(f"--model {args.model} is not a folder")
+    options.preset(args.preset)
     cfg = BenchConfig(
         out=args.out,
         clips=tuple(args.clips),
@@ -118,6 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         rates=_ints(args.rates, "--rates"),
         codecs=_names(args.codecs),
         refine=not args.no_refine_variant,
+        preset=args.preset,
         ceiling=not args.no_ceiling,
         gop=args.gop,
         tol=args.tol,

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..codec.presets import DEFAULT_PRESET
 from . import options
 from .bench import add_parser as add_bench_parser
 from .bench import cmd_bench
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--rate", type=int, default=None, help="rate point, 0 = lowest bitrate (default: the model's)")
     rate.add_argument("--target-bpp", type=float, default=None, help="pick the rate point closest to this bpp")
     p.add_argument("--gop", type=int, default=None, help="frames per GOP (default: the model's; 1 + 4k for Wan-VAE models)")
+    p.add_argument("--preset", default=DEFAULT_PRESET,
+                   help=f"encoder effort: slow searches each frame's symbols through the decoder, medium a quarter as "
+                        f"long, fast not at all (default {DEFAULT_PRESET}; decoding is the same)")
     p.add_argument("--frames", type=int, default=None, help="encode at most this many frames")
     p.add_argument("--resize", default=None, metavar="WxH", help="resize before encoding (-1 keeps aspect)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -147,6 +151,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     options.output_file(args.output, args.overwrite)
     options.at_least("--frames", args.frames, 1)
     options.gop_size(args.gop, options.model_folder(args.model))
+    search = options.preset(args.preset)
     if args.target_bpp is not None and args.target_bpp <= 0:
         raise ValueError(f"--target-bpp must be positive, got {args.target_bpp}")
     _check_resize(args.resize)
@@ -160,7 +165,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     rate = args.rate
     if args.target_bpp is not None:
         rate = model.index.closest_rate(args.target_bpp)
-    settings = EncodeSettings(rate=rate, gop_size=args.gop)
+    settings = EncodeSettings(rate=rate, gop_size=args.gop, search=search)
     result = encode_file(
         args.input, args.output, model, settings, max_frames=args.frames, resize=args.resize,
         device=args.device, overwrite=args.overwrite, progress=not args.quiet, color=color,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..codec.presets import SymbolSearch, preset_search
 from ..models.index import INDEX_NAME, ModelIndex, default_model_path
 
 
@@ -34,6 +35,14 @@ def output_file(path: str | Path, overwrite: bool) -> None:
         raise FileExistsError(f"{p} exists; pass --overwrite to replace it")
     if not p.parent.is_dir():
         raise FileNotFoundError(f"output folder {p.parent} does not exist")
+
+
+def preset(name: str) -> SymbolSearch:
+    """The ``--preset``'s symbol search."""
+    try:
+        return preset_search(name)
+    except ValueError as exc:
+        raise ValueError(f"--{exc}") from None
 
 
 def model_folder(path: Path | None) -> Path:

@@ -22,7 +22,7 @@ from ..models.bundle import GnvcModel
 from .color import rgb_to_yuv, yuv_to_rgb
 from .formats import check_frame_size, pixel_format_code
 from .gop_codec import DecodedLatents, encode_gop, latents_to_rgb, pad_frames, padded_length
-from .symbol_search import NO_SEARCH, SymbolSearch
+from .presets import DEFAULT_PRESET, NO_SEARCH, SymbolSearch, preset_search
 from .scenecut import SceneCutDetector, gop_slots, split_slot
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class EncodeSettings:
     gop_size: int | None = None
     refine: RefineSettings | None = None
     scene_cut_threshold: float = 0.25
-    search: SymbolSearch = SymbolSearch()  # the symbol search through the decoder (:mod:`.symbol_search`)
+    search: SymbolSearch = preset_search(DEFAULT_PRESET)  # the symbol search through the decoder (:mod:`.symbol_search`)
 
     def __post_init__(self) -> None:
         if self.gop_size is not None and self.gop_size < 1:

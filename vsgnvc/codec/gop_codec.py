@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 from ..models.bundle import GnvcModel
 from ..models.latent_codec import FrameCode
-from .symbol_search import NO_SEARCH, SymbolSearch, search_symbols, searchable
+from .presets import NO_SEARCH, SymbolSearch
+from .symbol_search import search_symbols, searchable
 
 
 @dataclass(frozen=True)

@@ -17,33 +17,11 @@ per inter frame 0.0157 bpp / 28.7 dB, where x264 veryslow needs about 0.02 bpp f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from ..models.bundle import GnvcModel
 from ..models.latent_codec import FramePlan
-
-
-@dataclass(frozen=True)
-class SymbolSearch:
-    """How hard the encoder searches: gradient steps per intra frame and per inter frame (0: plain rounding)."""
-
-    intra_iterations: int = 80
-    inter_iterations: int = 20
-    learning_rate: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.intra_iterations < 0 or self.inter_iterations < 0:
-            raise ValueError(f"symbol search iterations must be >= 0, got {self.intra_iterations}, {self.inter_iterations}")
-        if not 0 < self.learning_rate <= 1:
-            raise ValueError(f"symbol search learning rate must be in (0, 1], got {self.learning_rate}")
-
-    def iterations(self, inter: bool) -> int:
-        return self.inter_iterations if inter else self.intra_iterations
-
-
-NO_SEARCH = SymbolSearch(0, 0)
+from .presets import SymbolSearch
 
 
 def searchable(model: GnvcModel) -> bool:

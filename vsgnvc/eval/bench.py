@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from vsgnvc.codec.presets import DEFAULT_PRESET
 from vsgnvc.eval.baselines import EncodeCache, match_bitrate
 from vsgnvc.eval.clips import DEFAULT_BENCHMARK_CLIPS, BenchmarkClip, Clip, benchmark_clip_path, load_clip
 from vsgnvc.eval.codec_run import AutoencoderRun, CodecJob, CodecRun, RateRun, run_codec, run_codec_subprocess
@@ -65,6 +66,7 @@ class BenchConfig:
     :param rates: our rate indices; empty means all.
     :param codecs: baselines (subset of :data:`~vsgnvc.eval.encoders.ENCODERS`).
     :param refine: also decode with generative refinement.
+    :param preset: our encoder preset (:data:`~vsgnvc.codec.symbol_search.PRESETS`).
     :param ceiling: also measure the autoencoder-only ceiling (frames through the model's autoencoder alone).
     :param gop: our GOP length (whole latent frames of the model), used for the baselines too; ``None`` is the model's.
     :param tol: bit-rate matching tolerance.
@@ -88,6 +90,7 @@ class BenchConfig:
     rates: tuple[int, ...] = ()
     codecs: tuple[str, ...] = tuple(ENCODERS)
     refine: bool = True
+    preset: str = DEFAULT_PRESET
     ceiling: bool = True
     gop: int | None = None
     tol: float = 0.10
@@ -345,7 +348,7 @@ def _bench_clip(
         stage = OURS
         logger.info("%s %s: our codec (%d frames)", spec.name, label, clip.num_frames)
         job = CodecJob(source, work / OURS, cfg.model, cfg.rates, cfg.gop, cfg.refine, cfg.device,
-                       autoencoder_only=cfg.ceiling)  # fmt: skip
+                       autoencoder_only=cfg.ceiling, preset=cfg.preset)  # fmt: skip
         ours = codec_runner(job)
         if run.doc["model"] is None:
             run.doc["model"] = {"name": ours.model_name, "path": ours.model_path, "device": ours.device,
@@ -388,8 +391,8 @@ def _bench_clip(
     run.save()
 
 
-_RESULT_SETTINGS = ("frames", "sizes", "model", "rates", "codecs", "refine", "ceiling", "gop", "tol", "device",
-                    "with_vmaf", "allow_upscale")  # fmt: skip
+_RESULT_SETTINGS = ("frames", "sizes", "model", "rates", "codecs", "refine", "preset", "ceiling", "gop", "tol",
+                    "device", "with_vmaf", "allow_upscale")  # fmt: skip
 """Settings that change measured points: a run can only be resumed with the same values."""
 
 

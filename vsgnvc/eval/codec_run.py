@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vsgnvc.codec.presets import DEFAULT_PRESET, preset_search
 from vsgnvc.eval.errors import EvalError
 from vsgnvc.eval.usage import PhaseUsage, current_rss_mb, measure
 
@@ -53,6 +54,7 @@ class CodecJob:
     :param warmup: first encode and decode a few frames untimed, so one-off start-up costs (kernel
         selection, lazy imports, allocator growth) do not land on the first measured rate point.
     :param autoencoder_only: also pass the clip through the model's autoencoder alone (the quality ceiling).
+    :param preset: encoder preset (:data:`~vsgnvc.codec.symbol_search.PRESETS`).
     """
 
     source: Path
@@ -64,6 +66,7 @@ class CodecJob:
     device: str | None = None
     warmup: bool = True
     autoencoder_only: bool = False
+    preset: str = DEFAULT_PRESET
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -85,6 +88,7 @@ class CodecJob:
             device=d.get("device"),
             warmup=bool(d.get("warmup", True)),
             autoencoder_only=bool(d.get("autoencoder_only", False)),
+            preset=str(d.get("preset", DEFAULT_PRESET)),
         )
 
 
@@ -323,6 +327,7 @@ def run_codec(job: CodecJob) -> CodecRun:
     gop = job.gop or model.index.gop_size
     model.index.check_gop_size(gop)
     settings_gop = gop
+    search = preset_search(job.preset)
     notes: list[str] = []
     refine = job.refine
     if refine and model.refiner is None:
@@ -337,7 +342,7 @@ def run_codec(job: CodecJob) -> CodecRun:
 
     if job.warmup:
         warm = job.workdir / f"{stem}.warmup.gnvc"
-        settings = EncodeSettings(rate=rates[0], gop_size=settings_gop)
+        settings = EncodeSettings(rate=rates[0], gop_size=settings_gop, search=search)
         encode_file(job.source, warm, model, settings, max_frames=min(5, info.num_frames), device=str(device),
                     overwrite=True, progress=False)  # fmt: skip
         decode(warm, False)
@@ -359,7 +364,7 @@ def run_codec(job: CodecJob) -> CodecRun:
         out = job.workdir / f"{stem}.r{rate}.gnvc"
         logger.info("gnvc rate %d: encoding %d frames of %dx%d", rate, info.num_frames, info.width, info.height)
         encode = functools.partial(
-            encode_file, job.source, out, model, EncodeSettings(rate=rate, gop_size=settings_gop),
+            encode_file, job.source, out, model, EncodeSettings(rate=rate, gop_size=settings_gop, search=search),
             device=str(device), overwrite=True, progress=False,
         )  # fmt: skip
         result, enc = measure(encode, info.num_frames, device)

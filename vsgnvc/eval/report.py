@@ -324,12 +324,13 @@ def summary_markdown(doc: dict[str, Any], bd_rows: Sequence[dict[str, Any]]) -> 
     """The run's Markdown summary (see the module docstring)."""
     cfg, env, model = doc["config"], doc.get("environment", {}), doc.get("model") or {}
     gop = model.get("gop", cfg.get("gop"))
+    preset = f", encoder preset {cfg['preset']}" if "preset" in cfg else ""  # runs before presets existed lack it
     lines = [
         f"# gnvc bench: {model.get('name', 'gnvc')} vs traditional codecs",
         "",
         f"Up to {cfg['frames']} frames per clip, sizes {', '.join(cfg['sizes'])}, GOP {gop}, low delay; baselines "
         f"({', '.join(cfg['codecs']) or 'none'}) matched to each of our bpp points within {cfg['tol']:.0%}. "
-        f"Our codec on {model.get('device', '?')}; {env.get('cpu', '?')}, {env.get('cpus', '?')} CPUs, "
+        f"Our codec on {model.get('device', '?')}{preset}; {env.get('cpu', '?')}, {env.get('cpus', '?')} CPUs, "
         f"torch {env.get('torch', '?')}; {env.get('ffmpeg', '?')}. "
         f"Started {doc.get('started')}, finished {doc.get('finished') or '(unfinished)'}; load average "
         f"{env.get('load_start')} at start, {env.get('load_end', '?')} at end.",

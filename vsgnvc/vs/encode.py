@@ -13,6 +13,7 @@ import vapoursynth as vs
 from ffmpeg_bridge.video import VideoInfo
 
 from ..codec.encoder import Encoder, EncodeResult, EncodeSettings
+from ..codec.presets import DEFAULT_PRESET, PRESETS, preset_search
 from .encode_job import CodedSlot, OutOfOrderEncode
 from .errors import gnvc_error, translated
 from .frames import ClipFormat, ColorProps, check_clip, check_fps, color_props, read_planes, video_info, write_planes
@@ -79,9 +80,12 @@ def prepare(
     overwrite: bool,
     device_index: int | None,
     model_path: str | os.PathLike[str] | None,
+    preset: str,
 ) -> EncodeJob:
     """Every check of an encode, before any weights are read (the model index is enough)."""
     fmt, out, device = _check(func, clip, path, rate, target_bpp, gop, overwrite, device_index)
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise gnvc_error(func, f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     folder = model_folder(func, model_path)
     index = model_index(func, folder)
     if rate is not None and rate >= len(index.rates):
@@ -95,7 +99,7 @@ def prepare(
     props = clip.get_frame(0).props
     color = color_props(func, fmt, props)
     info = video_info(func, clip, fmt, color, props)
-    return EncodeJob(fmt, color, info, out, folder, device, EncodeSettings(rate=rate, gop_size=gop))
+    return EncodeJob(fmt, color, info, out, folder, device, EncodeSettings(rate=rate, gop_size=gop, search=preset_search(preset)))
 
 
 def encode(
@@ -108,6 +112,7 @@ def encode(
     device_index: int | None = None,
     num_streams: int = 1,
     model_path: str | os.PathLike[str] | None = None,
+    preset: str = DEFAULT_PRESET,
 ) -> vs.VideoNode:
     """Encode a clip to ``path`` while it is rendered; returns the codec's reconstruction (unrefined).
 
@@ -133,9 +138,13 @@ def encode(
     :param device_index: CUDA device; ``None`` uses the first CUDA device if any, else the CPU.
     :param num_streams: GOPs coded at once.
     :param model_path: model folder; ``None`` = the shipped default model.
+    :param preset: encoder effort, as x264's: ``"slow"`` (default) searches each frame's symbols through the
+        decoder for the fewest bits at the best quality, ``"medium"`` searches a quarter as long, ``"fast"`` not
+        at all (at about the autoencoder's speed, with more bits and less quality at each rate point; decoding is
+        the same for all three). ``target_bpp`` maps to the bpp measured with the default preset.
     """
     func = "encode"
-    job = prepare(func, clip, path, rate, target_bpp, gop, overwrite, device_index, model_path)
+    job = prepare(func, clip, path, rate, target_bpp, gop, overwrite, device_index, model_path, preset)
     check_int(func, "num_streams", num_streams, 1)
     with translated(func):
         encoder = Encoder(load_model(job.folder, job.device), job.device)
@@ -188,6 +197,7 @@ def encode_clip(
     device_index: int | None = None,
     model_path: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    preset: str = DEFAULT_PRESET,
 ) -> EncodeResult:
     """Render ``clip`` in order and encode it to ``path`` (for scripts and the ``gnvc`` CLI).
 
@@ -196,7 +206,7 @@ def encode_clip(
     :returns: the file's size, rate point and bytes per GOP.
     """
     func = "encode_clip"
-    job = prepare(func, clip, path, rate, target_bpp, gop, overwrite, device_index, model_path)
+    job = prepare(func, clip, path, rate, target_bpp, gop, overwrite, device_index, model_path, preset)
     if not isinstance(progress, bool):
         raise gnvc_error(func, f"progress must be True or False, got {progress!r}")
     with translated(func):

@@ -27,7 +27,7 @@ from ..bitstream.layout import CHUNK_HEADER
 from ..codec.cache import OnceLRU
 from ..codec.encoder import Encoder, EncodeResult
 from ..codec.scenecut import SceneCutDetector, gop_slots, split_slot
-from ..codec.symbol_search import NO_SEARCH, SymbolSearch
+from ..codec.presets import NO_SEARCH, SymbolSearch
 
 logger = logging.getLogger(__name__)
 
