@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=49)
     p.add_argument("--size", default="320x180", metavar="WxH")
     p.add_argument("--rate", type=int, default=None)
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"encoder preset: fast, medium or slow (default {DEFAULT_PRESET})")
     p.add_argument("--model", type=Path, default=None)
 
     p = sub.add_parser("train", help="train a model from a TOML config (resumable)")
@@ -236,7 +237,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from .demo import run_demo
 
-    return run_demo(args.out, args.frames, width, height, args.model, args.rate)
+    options.preset(args.preset)
+    return run_demo(args.out, args.frames, width, height, args.model, args.rate, args.preset)
 
 
 def cmd_ffmpeg(args: argparse.Namespace) -> int:

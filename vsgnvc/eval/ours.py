@@ -14,6 +14,7 @@ from ffmpeg_bridge.video import Frame
 from ..api import encode_file
 from ..codec.decoder import Decoder
 from ..codec.encoder import EncodeSettings
+from ..codec.presets import DEFAULT_PRESET, SymbolSearch, preset_search
 from ..models.bundle import GnvcModel
 from .clips import Clip
 from .flicker import reference_flows, warping_error
@@ -74,6 +75,7 @@ def evaluate_gnvc(
     refine: bool = True,
     with_vmaf: bool = True,
     keep_decoded: bool = False,
+    search: SymbolSearch = preset_search(DEFAULT_PRESET),
 ) -> GnvcPoint:
     """Encode ``clip`` at ``rate``, decode with and without refinement, and score both.
 
@@ -83,7 +85,7 @@ def evaluate_gnvc(
     src = clip.to_y4m(workdir / f"{clip.name}.y4m")
     out = workdir / f"{clip.name}.r{rate}.gnvc"
     t0 = time.perf_counter()
-    result = encode_file(src, out, model, EncodeSettings(rate=rate), device="cpu", overwrite=True, progress=False)
+    result = encode_file(src, out, model, EncodeSettings(rate=rate, search=search), device="cpu", overwrite=True, progress=False)
     encode_s = time.perf_counter() - t0
     with Decoder(out, model, "cpu", refine=False) as dec:
         t0 = time.perf_counter()
