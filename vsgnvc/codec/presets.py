@@ -28,7 +28,7 @@ class SymbolSearch:
 
 NO_SEARCH = SymbolSearch(0, 0)
 
-# Encoder presets, named as x264's: slower searches harder for fewer bits at the same quality. Decoding is the
+# Encoder presets, named as x264's: slower searches longer for a lower bits + lambda x distortion. Decoding is the
 # same for every preset; only models that are ``searchable`` search at all.
 PRESETS: dict[str, SymbolSearch] = {
     "fast": NO_SEARCH,

@@ -66,7 +66,7 @@ class BenchConfig:
     :param rates: our rate indices; empty means all.
     :param codecs: baselines (subset of :data:`~vsgnvc.eval.encoders.ENCODERS`).
     :param refine: also decode with generative refinement.
-    :param preset: our encoder preset (:data:`~vsgnvc.codec.symbol_search.PRESETS`).
+    :param preset: our encoder preset (:data:`~vsgnvc.codec.presets.PRESETS`).
     :param ceiling: also measure the autoencoder-only ceiling (frames through the model's autoencoder alone).
     :param gop: our GOP length (whole latent frames of the model), used for the baselines too; ``None`` is the model's.
     :param tol: bit-rate matching tolerance.

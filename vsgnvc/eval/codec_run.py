@@ -54,7 +54,7 @@ class CodecJob:
     :param warmup: first encode and decode a few frames untimed, so one-off start-up costs (kernel
         selection, lazy imports, allocator growth) do not land on the first measured rate point.
     :param autoencoder_only: also pass the clip through the model's autoencoder alone (the quality ceiling).
-    :param preset: encoder preset (:data:`~vsgnvc.codec.symbol_search.PRESETS`).
+    :param preset: encoder preset (:data:`~vsgnvc.codec.presets.PRESETS`).
     """
 
     source: Path

@@ -13,7 +13,7 @@ import vapoursynth as vs
 from ffmpeg_bridge.video import VideoInfo
 
 from ..codec.encoder import Encoder, EncodeResult, EncodeSettings
-from ..codec.presets import DEFAULT_PRESET, PRESETS, preset_search
+from ..codec.presets import DEFAULT_PRESET, preset_search
 from .encode_job import CodedSlot, OutOfOrderEncode
 from .errors import gnvc_error, translated
 from .frames import ClipFormat, ColorProps, check_clip, check_fps, color_props, read_planes, video_info, write_planes
@@ -84,8 +84,8 @@ def prepare(
 ) -> EncodeJob:
     """Every check of an encode, before any weights are read (the model index is enough)."""
     fmt, out, device = _check(func, clip, path, rate, target_bpp, gop, overwrite, device_index)
-    if not isinstance(preset, str) or preset not in PRESETS:
-        raise gnvc_error(func, f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    with translated(func):
+        search = preset_search(preset)
     folder = model_folder(func, model_path)
     index = model_index(func, folder)
     if rate is not None and rate >= len(index.rates):
@@ -99,7 +99,7 @@ def prepare(
     props = clip.get_frame(0).props
     color = color_props(func, fmt, props)
     info = video_info(func, clip, fmt, color, props)
-    return EncodeJob(fmt, color, info, out, folder, device, EncodeSettings(rate=rate, gop_size=gop, search=preset_search(preset)))
+    return EncodeJob(fmt, color, info, out, folder, device, EncodeSettings(rate=rate, gop_size=gop, search=search))
 
 
 def encode(
@@ -139,9 +139,9 @@ def encode(
     :param num_streams: GOPs coded at once.
     :param model_path: model folder; ``None`` = the shipped default model.
     :param preset: encoder effort, as x264's: ``"slow"`` (default) searches each frame's symbols through the
-        decoder for the fewest bits at the best quality, ``"medium"`` searches a quarter as long, ``"fast"`` not
-        at all (at about the autoencoder's speed, with more bits and less quality at each rate point; decoding is
-        the same for all three). ``target_bpp`` maps to the bpp measured with the default preset.
+        decoder for the lowest bits + lambda x distortion, ``"medium"`` searches a quarter as long, ``"fast"``
+        rounds plainly, at about the autoencoder's speed; bits and quality at a rate point differ between them,
+        decoding is the same for all three. ``target_bpp`` maps to the bpp measured with the default preset.
     """
     func = "encode"
     job = prepare(func, clip, path, rate, target_bpp, gop, overwrite, device_index, model_path, preset)
