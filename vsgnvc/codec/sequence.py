@@ -138,7 +138,7 @@ class GopSequence:
         refine = refine and self.windowed is not None
 
         def compute() -> list[Frame]:
-            rgb = latents_to_rgb(self.model, self.gop_output_latents(k, refine), self.rate).cpu()
+            rgb = latents_to_rgb(self.model, self.gop_output_latents(k, refine), self.rate, self.gop_latents(k).copies).cpu()
             info = self.info
             return [
                 rgb_to_yuv(rgb[:, i, : info.height, : info.width], info.pix_fmt, info.color_range, info.matrix)

@@ -30,20 +30,32 @@ def searchable(model: GnvcModel) -> bool:
     return model.vae.temporal_factor == 1 and model.codec.patch and bool(model.codec.config.rate_lambdas)
 
 
-def search_symbols(model: GnvcModel, plan: FramePlan, target: torch.Tensor, iterations: int, learning_rate: float) -> torch.Tensor:
+def search_symbols(
+    model: GnvcModel,
+    plan: FramePlan,
+    target: torch.Tensor,
+    iterations: int,
+    learning_rate: float,
+    weight: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Symbols for ``plan`` that decode closer to ``target`` (``[3, H, W]`` in [-1, 1]) per bit; float64 integers.
 
-    Never worse than the plan's own symbols by the search's objective: the better of the two is returned.
+    ``weight``: ``[H, W]`` per-pixel weights of the distortion (0 where the decoder shows other pixels than this
+    latent's), default 1 everywhere. Never worse than the plan's own symbols by the search's objective: the better
+    of the two is returned.
     """
     codec, vae = model.codec, model.vae
     lam = float(codec.config.rate_lambdas[plan.rate]) * target[0].numel()
     scales = codec.plan_scales(plan).float()
     target = target.detach().clone()[None]
+    if weight is not None:
+        weight = weight.detach().to(target)[None, None]
 
     def objective(symbols: torch.Tensor) -> torch.Tensor:
         latent = codec.plan_latent(plan, symbols)
         decoded = vae.decode(latent[:, :, None], plan.rate)[:, :, 0]
-        mse = (decoded - target).div(2).pow(2).mean()
+        error = (decoded - target).div(2).pow(2)
+        mse = (error if weight is None else error * weight).mean()
         bits = -torch.log2(codec.gaussian_conditional.likelihood(symbols, scales)).sum()
         return bits + lam * mse
 

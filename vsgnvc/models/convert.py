@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inter-step-scale", type=float, help="set the codec's inter steps to this x the intra ones")
     parser.add_argument("--motion-block", type=int, help="motion compensation, one vector per this many latent pixels square (0: none)")
     parser.add_argument("--motion-search", type=int, help="the motion search range in latent pixels")
+    parser.add_argument("--pixel-copy-block", type=int, help="copy blocks of this many pixels square in inter frames (0: none)")
+    parser.add_argument("--pixel-copy-search", type=int, help="the copy vectors' range in pixels")
     args = parser.parse_args(argv)
     options = {name: getattr(args, name) for name in ContextualLatentCodec.CODING_OPTIONS if getattr(args, name) is not None}
     for folder in args.folders:

@@ -143,6 +143,7 @@ class PatchTransform(nn.Module):
 
 TRANSFORMS = ("learned", "patch")
 PATCH_SIZES = (2, 4)
+PIXEL_COPY_BLOCKS = (0, 8, 16, 32)
 # The per-rate coding tables update() derives from the learned gains; inter frames get their own
 # ("inter_" + name) when their steps differ from the intra frame's.
 GAIN_TABLES = ("gain", "inv_gain", "index_offset")
@@ -203,6 +204,10 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         0: no motion, the previous decoded latent as it is. Needs the patch transform (the vector search weighs
         prediction errors with its measured distortion weights and the rate's lambda).
     :param motion_search: the search range in latent pixels either way.
+    :param pixel_copy_block: inter frames carry a copy field (:mod:`vsgnvc.codec.block_copy`, one more string):
+        cells of this many pixels a side shown as blocks of the previous output frame moved by whole-pixel
+        vectors; 0: none. The codec only declares it (the strings per inter frame); the GOP coder does it.
+    :param pixel_copy_search: the copy vectors' range in pixels either way.
     :param patch_size: side of the patch transform's latent patches (2 or 4). Larger patches decorrelate wider
         neighbourhoods: in a 25-frame closed-loop probe (bikes, 320x180) 4x4 patches coded 0.034 bpp at 27.4 dB
         where 2x2 ones gave 25.9 dB at the same rate.
@@ -229,8 +234,16 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         inter_step_scale: float = 1.0,
         motion_block: int = 0,
         motion_search: int = 3,
+        pixel_copy_block: int = 0,
+        pixel_copy_search: int = 8,
     ) -> None:
         super().__init__()
+        if pixel_copy_block not in PIXEL_COPY_BLOCKS:
+            raise ValueError(f"codec pixel_copy_block must be one of {PIXEL_COPY_BLOCKS}, got {pixel_copy_block}")
+        if not 1 <= pixel_copy_search <= 32:
+            raise ValueError(f"codec pixel_copy_search must be in 1..32, got {pixel_copy_search}")
+        if pixel_copy_block and not rate_lambdas:
+            raise ValueError("codec pixel_copy_block needs rate_lambdas (copy decisions weigh bits against distortion)")
         c, n, m, zc, fc = latent_channels, hidden_channels, y_channels, z_channels, context_channels
         if not 0.0 <= inter_deadzone < 0.5:
             raise ValueError(f"codec inter_deadzone must be in [0, 0.5), got {inter_deadzone}")
@@ -357,7 +370,7 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         index_offset.copy_(to_grid(torch.log(gain) / self.table.log_step, ACT_FRACTION_BITS, 2**10))
 
     # Options that change how frames are coded, not what was learned: a trained codec takes them at export.
-    CODING_OPTIONS = ("inter_step_scale", "motion_block", "motion_search")
+    CODING_OPTIONS = ("inter_step_scale", "motion_block", "motion_search", "pixel_copy_block", "pixel_copy_search")
 
     def with_coding_options(self, **options: float) -> ContextualLatentCodec:
         """A copy of this codec with other :data:`CODING_OPTIONS`, tables rebuilt.
