@@ -19,6 +19,7 @@ from .._version import __version__
 from ..bitstream import GnvcWriter, GopRecord, RefineSettings, SequenceHeader
 from ..device import resolve_device
 from ..models.bundle import GnvcModel
+from .block_copy import CopyField
 from .color import rgb_to_yuv, yuv_to_rgb
 from .formats import check_frame_size, pixel_format_code
 from .gop_codec import DecodedLatents, encode_gop, latents_to_rgb, pad_frames, padded_length
@@ -134,7 +135,7 @@ class Encoder:
                     nbytes = writer.write_gop(GopRecord(k, span.start, len(span), cut, strings))
                     result.gop_bytes.append(nbytes)
                     if on_reconstruction is not None:
-                        on_reconstruction(k, span.start, self.to_frames(decoded, header.rate_index, info, len(span)))
+                        on_reconstruction(k, span.start, self.to_frames(decoded.latents, header.rate_index, info, len(span), decoded.copies))
                     k += 1
                 bar.update(len(slot))
             writer.close()
@@ -151,10 +152,12 @@ class Encoder:
         clip = pad_frames(rgb, header.coded_height, header.coded_width, length)
         return encode_gop(self.model, clip.to(self.device), header.rate_index, search)
 
-    def to_frames(self, decoded: DecodedLatents, rate: int | None, info: VideoInfo, count: int) -> list[Frame]:
-        """The first ``count`` frames of a GOP's ``decoded`` latents as the decoder shows them (``rate``: the rate
-        they were coded at, or ``None``)."""
-        rgb = latents_to_rgb(self.model, decoded.latents, rate, decoded.copies).cpu()
+    def to_frames(
+        self, latents: torch.Tensor, rate: int | None, info: VideoInfo, count: int, copies: tuple[CopyField | None, ...] = ()
+    ) -> list[Frame]:
+        """The first ``count`` frames of ``latents`` as the decoder shows them (``rate``: the rate they were coded
+        at, or ``None``; ``copies``: their GOP's copy fields, :class:`~.gop_codec.DecodedLatents`)."""
+        rgb = latents_to_rgb(self.model, latents, rate, copies).cpu()
         return [
             rgb_to_yuv(rgb[:, i, : info.height, : info.width], info.pix_fmt, info.color_range, info.matrix)
             for i in range(count)

@@ -36,7 +36,7 @@ class BinaryContexts:
 
 
 class AdaptiveBitWriter:
-    """Range-codes bits, each with the probability its context has learned (or one half: :meth:`raw`)."""
+    """Range-codes bits, each with the probability its context has learned."""
 
     def __init__(self) -> None:
         self._encoder = constriction.stream.queue.RangeEncoder()
@@ -45,11 +45,6 @@ class AdaptiveBitWriter:
         value = int(bool(value))
         self._encoder.encode(value, constriction.stream.model.Bernoulli(contexts.probability_of_one(context), perfect=False))
         contexts.update(context, value)
-
-    def raw(self, value: int, bits: int) -> None:
-        """``value``'s low ``bits`` bits, most significant first, each one bit."""
-        for shift in range(bits - 1, -1, -1):
-            self._encoder.encode((value >> shift) & 1, constriction.stream.model.Bernoulli(0.5, perfect=False))
 
     def finish(self) -> bytes:
         return self._encoder.get_compressed().astype("<u4").tobytes()
@@ -70,10 +65,4 @@ class AdaptiveBitReader:
         p = contexts.probability_of_one(context)
         value = int(self._decoder.decode(constriction.stream.model.Bernoulli(p, perfect=False)))
         contexts.update(context, value)
-        return value
-
-    def raw(self, bits: int) -> int:
-        value = 0
-        for _ in range(bits):
-            value = (value << 1) | int(self._decoder.decode(constriction.stream.model.Bernoulli(0.5, perfect=False)))
         return value

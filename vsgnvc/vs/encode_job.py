@@ -142,7 +142,7 @@ class OutOfOrderEncode:
         gops, records = [], []
         for span, cut in split_slot(slot, self.detect_cuts(j, source)):
             strings, decoded = self.encoder.code_gop([source[n] for n in span], self.info, self.header, self.search)
-            frames += self.encoder.to_frames(decoded, self.header.rate_index, self.info, len(span))
+            frames += self.encoder.to_frames(decoded.latents, self.header.rate_index, self.info, len(span), decoded.copies)
             # the GOP number is only known when the slots before are written; its u32 does not change the size
             size = CHUNK_HEADER.size + len(encode_gop_payload(GopRecord(0, span.start, len(span), cut, strings)))
             gops.append(CodedGop(span, cut, size))
