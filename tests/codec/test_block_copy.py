@@ -152,7 +152,7 @@ def test_moving_frames_mix_copies_and_decodes_as_the_encoder_chose(model, bikes_
     assert torch.equal(encoded.latents, decoded.latents)
     shown = latents_to_rgb(model, decoded.latents, 1, decoded.copies)
     plain = latents_to_rgb(model, decoded.latents, 1)
-    assert torch.equal(shown[:, 0], plain[:, 0])
+    assert torch.allclose(shown[:, 0], plain[:, 0], atol=1e-5)  # decoded in another batch: rounding differs
     error = lambda x: float((x - frames).pow(2).mean())  # noqa: E731
     assert error(shown) < error(plain)  # the encoder only copies where copying is closer
 

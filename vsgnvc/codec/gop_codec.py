@@ -177,14 +177,22 @@ def latents_to_rgb(
     for latents that were not coded. ``copies``: the GOP's copy fields (:class:`DecodedLatents`); each frame
     with one is composed from the previous output frame and its own decode.
     """
-    rgb = model.vae.decode(latents, rate)[0]
     if not copies:
-        return rgb
-    if len(copies) != rgb.shape[1]:
-        raise ValueError(f"{len(copies)} copy fields for {rgb.shape[1]} frames")
+        return model.vae.decode(latents, rate)[0]
+    if len(copies) != latents.shape[2]:
+        raise ValueError(f"{len(copies)} copy fields for {latents.shape[2]} frames")
+    if copies[0] is not None:
+        raise ValueError("a GOP's first frame is intra: it has no copy field")
+    # Whole-frame copies show no part of their latent's decode: only the other frames are decoded.
+    shown = [t for t, field in enumerate(copies) if field is None or not field.whole_frame]
+    decoded = dict(zip(shown, model.vae.decode(latents[:, :, shown], rate)[0].unbind(1)))
     block = int(model.codec.config.pixel_copy_block)
-    frames = [rgb[:, 0]]
-    for t in range(1, rgb.shape[1]):
-        field = copies[t]
-        frames.append(rgb[:, t] if field is None else block_copy.compose(frames[-1], rgb[:, t], field, block))
+    frames: list[torch.Tensor] = []
+    for t, field in enumerate(copies):
+        if field is None:
+            frames.append(decoded[t])
+        elif field.whole_frame:
+            frames.append(block_copy.move_blocks(frames[-1], field.vectors, block))
+        else:
+            frames.append(block_copy.compose(frames[-1], decoded[t], field, block))
     return torch.stack(frames, 1)
