@@ -11,7 +11,7 @@ from ffmpeg_bridge import open_source
 from tests.support.decode_checks import assert_decodes_to_reconstruction
 from vsgnvc.codec import block_copy
 from vsgnvc.codec.block_copy import CopyField
-from vsgnvc.codec.decoder import Decoder
+from vsgnvc.codec.decoder import Decoder, ModelMismatchError
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
 from vsgnvc.codec.gop_codec import copy_block, decode_gop_latents, encode_gop, latents_to_rgb
 from vsgnvc.codec.presets import SymbolSearch
@@ -189,3 +189,8 @@ def test_files_with_copy_blocks_decode_to_the_encoders_reconstruction(model, sma
     assert_decodes_to_reconstruction(out, reloaded, recon)
     with Decoder(out, reloaded, "cpu", cache_gops=1) as dec:
         assert len(list(dec.frames())) == 13
+    # The same weights without copy blocks read other strings: the file names its model, not just its weights.
+    plain = GnvcModel(reloaded.vae, reloaded.codec.with_coding_options(pixel_copy_block=0), reloaded.index)
+    plain.save_pretrained(tmp_path / "tiny-plain")
+    with pytest.raises(ModelMismatchError, match="pass the matching model folder"):
+        Decoder(out, GnvcModel.from_pretrained(tmp_path / "tiny-plain"), "cpu")

@@ -107,7 +107,7 @@ class GnvcModel(nn.Module):
             refiner = Refiner.from_pretrained(folder / "refiner", prior_path=prior_path, device="cpu")
         model = cls(vae, codec, index, refiner).eval()
         files = sorted(vae_folder.glob("*.safetensors")) + sorted((folder / "codec").glob("*.safetensors"))
-        model.weights_hash = weights_hash(files)
+        model.weights_hash = weights_hash(files, codec.syntax_identity())
         for p in model.parameters():
             p.requires_grad_(False)
         return model

@@ -76,10 +76,12 @@ def save_config_and_weights(
     return folder
 
 
-def weights_hash(files: list[Path]) -> bytes:
-    """16-byte identity of a model's weights, recorded in every bitstream it writes."""
+def weights_hash(files: list[Path], syntax: bytes = b"") -> bytes:
+    """16-byte identity of a model's weights, recorded in every bitstream it writes; ``syntax`` adds coding
+    options that change what the strings mean without changing the weights."""
     h = hashlib.sha256()
     for f in sorted(files):
         h.update(f.name.encode())
         h.update(f.read_bytes())
+    h.update(syntax)
     return h.digest()[:16]

@@ -394,6 +394,12 @@ class ContextualLatentCodec(nn.Module, ConfigMixin):
         codec.update()
         return codec.eval()
 
+    def syntax_identity(self) -> bytes:
+        """Coding options that change the strings but not the weights, for the model's identity in bitstreams:
+        copy blocks (empty without them, so files written before they existed keep their models' identity)."""
+        block = int(self.config.get("pixel_copy_block", 0))
+        return f"pixel_copy_block={block};pixel_copy_search={self.config.pixel_copy_search}".encode() if block else b""
+
     def entropy_bottleneck_density(self) -> list[nn.Parameter]:
         """The factorised density's own parameters (not its quantiles, which the aux loss fits)."""
         return [p for n, p in self.entropy_bottleneck.named_parameters() if not n.endswith("quantiles")]
