@@ -5,7 +5,7 @@ import torch
 
 from vsgnvc.codec.gop_codec import decode_gop_latents, encode_gop, latents_to_rgb
 from vsgnvc.codec.presets import DEFAULT_PRESET, NO_SEARCH, PRESETS, SymbolSearch, preset_search
-from vsgnvc.codec.symbol_search import searchable
+from vsgnvc.codec.symbol_search import search_symbols, searchable
 from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
 from vsgnvc.models.frame_autoencoder import FrameAutoencoder
 from vsgnvc.models.latent_codec import ContextualLatentCodec
@@ -84,3 +84,16 @@ def test_presets_search_harder_from_fast_to_slow():
         assert 0 == fast.iterations(inter) < medium.iterations(inter) < slow.iterations(inter)
     with pytest.raises(ValueError, match="preset must be one of fast, medium, slow, got 'placebo'"):
         preset_search("placebo")
+
+
+def test_search_weighs_only_the_pixels_it_is_told_to(frames):
+    # Where the decoder shows other pixels (copied blocks), only bits count: the search sheds them.
+    model = _model()
+    latents = model.vae.encode(frames[None])
+    plan = model.codec.plan_frame(latents[:, :, 0], None, 1)
+    scales = model.codec.plan_scales(plan)
+    bits = lambda s: float(-torch.log2(model.codec.gaussian_conditional.likelihood(s.float(), scales)).sum())  # noqa: E731
+    search = lambda w: search_symbols(model, plan, frames[:, 0], 30, 0.1, w)  # noqa: E731
+    ignored = search(torch.zeros(frames.shape[2:]))
+    assert bits(ignored) < 0.5 * bits(plan.symbols)
+    assert bits(ignored) < bits(search(None))
