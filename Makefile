@@ -19,7 +19,7 @@ test-all: setup
 	$(BIN)/python -m pytest -q
 
 # The shipped model: the codec and rate decoders trained above TAEF2, then the coding options set after training
-# (MODEL_CARD.md: inter steps 1.5x the intra ones, latent motion in 8x8 blocks).
+# (MODEL_CARD.md: inter steps 1.5x the intra ones, latent motion in 8x8 blocks, 16x16 copy blocks).
 train-default: setup
 	$(BIN)/gnvc train configs/taef2.toml --run runs/taef2 --export vsgnvc/weights/default
-	$(BIN)/python -m vsgnvc.models.convert vsgnvc/weights/default --inter-step-scale 1.5 --motion-block 8 --motion-search 3
+	$(BIN)/python -m vsgnvc.models.convert vsgnvc/weights/default --inter-step-scale 1.5 --motion-block 8 --motion-search 3 --pixel-copy-block 16 --pixel-copy-search 8

@@ -1,4 +1,5 @@
-"""The shipped default model (gnvc-taef2-v2: TAEF2 autoencoder, patch codec with latent motion) on real clips."""
+"""The shipped default model (gnvc-taef2-v3: TAEF2 autoencoder, patch codec with latent motion and copy blocks) on
+real clips."""
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ def test_default_model_is_the_taef2_model_with_its_licence(model):
     assert "MIT License" in (folder / "vae" / "LICENSE").read_text()
     assert model.vae.temporal_factor == 1 and model.vae.config.latent_channels == 32 and model.vae.spatial_factor == 8
     assert model.codec.is_updated and model.codec.patch and model.codec.config.motion_block == 8
+    assert model.codec.config.pixel_copy_block == 16
     assert model.refiner is None  # not trained in this latent space yet: decodes are the codec's output
     assert len(model.index.rates) == 5
     measured = [r.bpp for r in model.index.rates if r.bpp]
@@ -59,7 +61,7 @@ def test_default_model_holds_its_quality_through_a_gop(model, bikes_clip):
     rate = model.index.default_rate
     strings, decoded = encode_gop(model, x, rate, preset_search("medium"))
     with torch.inference_mode():
-        y = latents_to_rgb(model, decoded.latents, rate).clamp(-1, 1)
+        y = latents_to_rgb(model, decoded.latents, rate, decoded.copies).clamp(-1, 1)
     psnr = 10 * np.log10(4 / (y - x).pow(2).mean(dim=(0, 2, 3)).numpy())
     early, late = psnr[1:6].mean(), psnr[12:17].mean()
     assert psnr.min() > 20 and late > early - 3.0, psnr.round(1)
