@@ -9,35 +9,23 @@ import torch
 
 from ffmpeg_bridge import open_source
 from tests.support.decode_checks import assert_decodes_to_reconstruction
+from tests.support.tiny_model import tiny_patch_model
 from vsgnvc.codec import block_copy
 from vsgnvc.codec.block_copy import CopyField
 from vsgnvc.codec.decoder import Decoder, ModelMismatchError
 from vsgnvc.codec.encoder import Encoder, EncodeSettings
 from vsgnvc.codec.gop_codec import copy_block, decode_gop_latents, encode_gop, latents_to_rgb
 from vsgnvc.codec.presets import SymbolSearch
-from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
-from vsgnvc.models.frame_autoencoder import FrameAutoencoder
+from vsgnvc.models.bundle import GnvcModel
 from vsgnvc.models.latent_codec import ContextualLatentCodec
 from vsgnvc.train.data import decode_rgb
 
 C = 4
-LAMBDAS = [10.0, 40.0, 160.0]
+LAMBDAS = [10.0, 40.0, 160.0]  # tiny_patch_model's
 
 
 def _model(pixel_copy_block: int = 8) -> GnvcModel:
-    torch.manual_seed(0)
-    vae = FrameAutoencoder(latent_channels=C, width=8).eval()
-    m = 4 * C
-    codec = ContextualLatentCodec(
-        latent_channels=C, hidden_channels=16, y_channels=m, z_channels=8, context_channels=4, num_rates=3,
-        rate_lambdas=LAMBDAS, transform="patch", motion_block=4, pixel_copy_block=pixel_copy_block, pixel_copy_search=4,
-    )  # fmt: skip
-    q, _ = torch.linalg.qr(torch.randn(m, m, generator=torch.Generator().manual_seed(1)))
-    codec.set_patch_statistics(torch.zeros(m), q, torch.full((m,), 2e-3))
-    codec.update()
-    index = ModelIndex("tiny-copy", tuple(RatePoint(i, lam) for i, lam in enumerate(LAMBDAS)), 1, gop_size=5,
-                       temporal_factor=1)  # fmt: skip
-    return GnvcModel(vae, codec.eval(), index).eval()
+    return tiny_patch_model(gop_size=5, motion_block=4, pixel_copy_block=pixel_copy_block, pixel_copy_search=4)
 
 
 @pytest.fixture(scope="module")

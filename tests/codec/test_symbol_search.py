@@ -3,33 +3,18 @@
 import pytest
 import torch
 
+from tests.support.tiny_model import tiny_patch_model
 from vsgnvc.codec.gop_codec import decode_gop_latents, encode_gop, latents_to_rgb
 from vsgnvc.codec.presets import DEFAULT_PRESET, NO_SEARCH, PRESETS, SymbolSearch, preset_search
 from vsgnvc.codec.symbol_search import search_symbols, searchable
-from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
-from vsgnvc.models.frame_autoencoder import FrameAutoencoder
-from vsgnvc.models.latent_codec import ContextualLatentCodec
+from vsgnvc.models.bundle import GnvcModel
 from vsgnvc.train.data import decode_rgb
 
-C = 4
 LAMBDAS = [10.0, 40.0, 160.0]
 
 
 def _model(transform: str = "patch", motion_block: int = 0) -> GnvcModel:
-    torch.manual_seed(0)
-    vae = FrameAutoencoder(latent_channels=C, width=8).eval()
-    m = 4 * C
-    codec = ContextualLatentCodec(
-        latent_channels=C, hidden_channels=16, y_channels=m, z_channels=8, context_channels=4, num_rates=3,
-        rate_lambdas=LAMBDAS, transform=transform, motion_block=motion_block,
-    )  # fmt: skip
-    if transform == "patch":
-        q, _ = torch.linalg.qr(torch.randn(m, m, generator=torch.Generator().manual_seed(1)))
-        codec.set_patch_statistics(torch.zeros(m), q, torch.full((m,), 2e-3))
-    codec.update()
-    index = ModelIndex("tiny-search", tuple(RatePoint(i, lam) for i, lam in enumerate(LAMBDAS)), 1, gop_size=3,
-                       temporal_factor=1)  # fmt: skip
-    return GnvcModel(vae, codec.eval(), index).eval()
+    return tiny_patch_model(transform, motion_block=motion_block)
 
 
 @pytest.fixture(scope="module")

@@ -52,3 +52,30 @@ def save_tiny_model(folder: Path, seed: int = 0, autoencoder: str = "wan", gop_s
     )  # fmt: skip
     GnvcModel(vae, codec, index, refiner.eval()).save_pretrained(folder)
     return folder
+
+
+def tiny_patch_model(transform: str = "patch", gop_size: int = 3, **codec_options):
+    """An in-memory tiny model on a 4-channel per-frame autoencoder with rate lambdas 10, 40, 160: a random
+    orthonormal patch basis under the patch transform (``codec_options``: e.g. ``motion_block``,
+    ``pixel_copy_block``)."""
+    import torch
+
+    from vsgnvc.models.bundle import GnvcModel, ModelIndex, RatePoint
+    from vsgnvc.models.frame_autoencoder import FrameAutoencoder
+    from vsgnvc.models.latent_codec import ContextualLatentCodec
+
+    torch.manual_seed(0)
+    channels, lambdas = 4, [10.0, 40.0, 160.0]
+    vae = FrameAutoencoder(latent_channels=channels, width=8).eval()
+    m = 4 * channels
+    codec = ContextualLatentCodec(
+        latent_channels=channels, hidden_channels=16, y_channels=m, z_channels=8, context_channels=4, num_rates=3,
+        rate_lambdas=lambdas, transform=transform, **codec_options,
+    )  # fmt: skip
+    if transform == "patch":
+        q, _ = torch.linalg.qr(torch.randn(m, m, generator=torch.Generator().manual_seed(1)))
+        codec.set_patch_statistics(torch.zeros(m), q, torch.full((m,), 2e-3))
+    codec.update()
+    index = ModelIndex("tiny-patch", tuple(RatePoint(i, lam) for i, lam in enumerate(lambdas)), 1, gop_size=gop_size,
+                       temporal_factor=1)  # fmt: skip
+    return GnvcModel(vae, codec.eval(), index).eval()
