@@ -137,6 +137,11 @@ def _predictor(vectors: list[list[list[int]]], copied: list[list[bool]], y: int,
     return [sorted(c)[(len(c) - 1) // 2] for c in zip(*near)]
 
 
+def _copied_cells(copied: list[list[bool]]) -> list[tuple[int, int]]:
+    """Copied cells in raster order (the order their vectors are coded in)."""
+    return [(y, x) for y, row in enumerate(copied) for x, c in enumerate(row) if c]
+
+
 def _flag_context(copied: list[list[bool]], previous: list[list[bool]] | None, y: int, x: int) -> int:
     left = copied[y][x - 1] if x else True
     up = copied[y - 1][x] if y else True
@@ -157,23 +162,20 @@ def compress_field(field: CopyField, previous: CopyField | None, radius: int) ->
         for y in range(rows):
             for x in range(cols):
                 writer.bit(copied[y][x], ctx.flags, _flag_context(copied, before, y, x))
-    for y in range(rows):
-        for x in range(cols):
-            if not copied[y][x]:
-                continue
-            pred = _predictor(vectors, copied, y, x)
-            for k in range(2):
-                v = vectors[y][x][k]
-                if abs(v) > radius:
-                    raise ValueError(f"copy vector {v} outside the search range {radius}")
-                r = v - pred[k]
-                writer.bit(r != 0, ctx.zero, 2 * k + int(pred[k] == 0))
-                if r:
-                    writer.bit(r < 0, ctx.sign, k)
-                    for i in range(abs(r) - 1):
-                        writer.bit(1, ctx.magnitude, k * _MAGNITUDE_CONTEXTS + min(i, _MAGNITUDE_CONTEXTS - 1))
-                    if abs(r) < 2 * radius:
-                        writer.bit(0, ctx.magnitude, k * _MAGNITUDE_CONTEXTS + min(abs(r) - 1, _MAGNITUDE_CONTEXTS - 1))
+    for y, x in _copied_cells(copied):
+        pred = _predictor(vectors, copied, y, x)
+        for k in range(2):
+            v = vectors[y][x][k]
+            if abs(v) > radius:
+                raise ValueError(f"copy vector {v} outside the search range {radius}")
+            r = v - pred[k]
+            writer.bit(r != 0, ctx.zero, 2 * k + int(pred[k] == 0))
+            if r:
+                writer.bit(r < 0, ctx.sign, k)
+                for i in range(abs(r) - 1):
+                    writer.bit(1, ctx.magnitude, k * _MAGNITUDE_CONTEXTS + min(i, _MAGNITUDE_CONTEXTS - 1))
+                if abs(r) < 2 * radius:
+                    writer.bit(0, ctx.magnitude, k * _MAGNITUDE_CONTEXTS + min(abs(r) - 1, _MAGNITUDE_CONTEXTS - 1))
     return writer.finish()
 
 
@@ -189,21 +191,18 @@ def decompress_field(data: bytes, shape: tuple[int, int], previous: CopyField | 
             for x in range(cols):
                 copied[y][x] = bool(reader.bit(ctx.flags, _flag_context(copied, before, y, x)))
     vectors = [[[0, 0] for _ in range(cols)] for _ in range(rows)]
-    for y in range(rows):
-        for x in range(cols):
-            if not copied[y][x]:
-                continue
-            pred = _predictor(vectors, copied, y, x)
-            for k in range(2):
-                r = 0
-                if reader.bit(ctx.zero, 2 * k + int(pred[k] == 0)):
-                    negative = reader.bit(ctx.sign, k)
-                    r = 1
-                    while r < 2 * radius and reader.bit(ctx.magnitude, k * _MAGNITUDE_CONTEXTS + min(r - 1, _MAGNITUDE_CONTEXTS - 1)):
-                        r += 1
-                    r = -r if negative else r
-                v = pred[k] + r
-                if abs(v) > radius:
-                    raise ValueError(f"copy field: vector {v} outside the search range {radius} (damaged string)")
-                vectors[y][x][k] = v
+    for y, x in _copied_cells(copied):
+        pred = _predictor(vectors, copied, y, x)
+        for k in range(2):
+            r = 0
+            if reader.bit(ctx.zero, 2 * k + int(pred[k] == 0)):
+                negative = reader.bit(ctx.sign, k)
+                r = 1
+                while r < 2 * radius and reader.bit(ctx.magnitude, k * _MAGNITUDE_CONTEXTS + min(r - 1, _MAGNITUDE_CONTEXTS - 1)):
+                    r += 1
+                r = -r if negative else r
+            v = pred[k] + r
+            if abs(v) > radius:
+                raise ValueError(f"copy field: vector {v} outside the search range {radius} (damaged string)")
+            vectors[y][x][k] = v
     return CopyField(torch.tensor(copied, dtype=torch.bool), torch.tensor(vectors, dtype=torch.int64))
