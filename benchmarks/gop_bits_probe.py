@@ -83,7 +83,7 @@ def main() -> None:
     total_bits, psnrs, cost = 0, [], 0.0
     for g0, g1 in zip(bounds, bounds[1:]):
         strings, decoded = encode_gop(model, padded[:, g0:g1], args.rate, search)
-        out = latents_to_rgb(model, decoded.latents, args.rate)[:, :, : coded_size[0], : coded_size[1]]
+        out = latents_to_rgb(model, decoded.latents, args.rate, decoded.copies)[:, :, : coded_size[0], : coded_size[1]]
         out = (out if args.scale == 1 else resize(out, (HEIGHT, WIDTH))).clamp(-1, 1)
         mse = ((out - source[:, g0:g1]) / 2).pow(2).mean(dim=(0, 2, 3))
         for i, (frame, err) in enumerate(zip(strings, mse.tolist())):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.bundle import GnvcModel
-from ..models.latent_codec import FrameCode
+from ..models.latent_codec import FrameCode, FramePlan
 from . import block_copy
 from .block_copy import CopyField
 from .presets import NO_SEARCH, SymbolSearch
@@ -74,11 +74,19 @@ def encode_gop(
     prev = None
     for t in range(latents.shape[2]):
         plan = model.codec.plan_frame(latents[:, :, t], prev, rate)
-        iterations = search.iterations(inter=prev is not None)
-        symbols = search_symbols(model, plan, rgb[:, t], iterations, search.learning_rate) if iterations else None
-        prev = model.codec.finish_frame(plan, symbols)
+        prev = _finish_searched(model, plan, rgb[:, t], search, inter=prev is not None)
         codes.append(prev)
     return tuple(c.strings for c in codes), _stack(codes, [])
+
+
+def _finish_searched(
+    model: GnvcModel, plan: FramePlan, target: torch.Tensor, search: SymbolSearch, inter: bool,
+    weight: torch.Tensor | None = None,
+) -> FrameCode:
+    """``plan`` coded with the symbols the search finds for ``target`` (plainly rounded without iterations)."""
+    iterations = search.iterations(inter=inter)
+    symbols = search_symbols(model, plan, target, iterations, search.learning_rate, weight) if iterations else None
+    return model.codec.finish_frame(plan, symbols)
 
 
 def _string_bits(strings: tuple[bytes, ...]) -> int:
@@ -103,9 +111,7 @@ def _encode_gop_with_copies(
     def cost(strings: tuple[bytes, ...], image: torch.Tensor, target: torch.Tensor) -> float:
         return _string_bits(strings) + lam * float((image - target).div(2).pow(2).mean())
 
-    plan = codec.plan_frame(latents[:, :, 0], None, rate)
-    iterations = search.iterations(inter=False)
-    prev = codec.finish_frame(plan, search_symbols(model, plan, rgb[:, 0], iterations, search.learning_rate) if iterations else None)
+    prev = _finish_searched(model, codec.plan_frame(latents[:, :, 0], None, rate), rgb[:, 0], search, inter=False)
     output = shown(prev)
     codes, strings, copies = [prev], [prev.strings], [None]
     field: CopyField | None = None
@@ -116,10 +122,9 @@ def _encode_gop_with_copies(
         code = codec.finish_frame(plan)
         decoded = shown(code)
         copied = block_copy.choose_cells(copy_sse, block_copy.block_sse(decoded, target, block), bits_per_sse)
-        iterations = search.iterations(inter=True)
-        if iterations:
+        if search.iterations(inter=True):
             weight = block_copy.decoded_weight(copied, h, w, block)
-            code = codec.finish_frame(plan, search_symbols(model, plan, target, iterations, search.learning_rate, weight))
+            code = _finish_searched(model, plan, target, search, inter=True, weight=weight)
             decoded = shown(code)
             copied = block_copy.choose_cells(copy_sse, block_copy.block_sse(decoded, target, block), bits_per_sse)
         mixed_field = CopyField(copied, vectors)
@@ -143,6 +148,9 @@ def decode_gop_latents(
     model: GnvcModel, latent_frames: tuple[tuple[bytes, ...], ...], latent_size: tuple[int, int], rate: int
 ) -> DecodedLatents:
     block = copy_block(model)
+    if block:
+        height, width = (side * model.vae.spatial_factor for side in latent_size)
+        shape, radius = block_copy.grid_shape(height, width, block), int(model.codec.config.pixel_copy_search)
     codes: list[FrameCode] = []
     copies: list[CopyField | None] = []
     prev, field = None, None
@@ -150,9 +158,7 @@ def decode_gop_latents(
         if block and prev is not None:
             if not strings:
                 raise ValueError("inter frame without strings (expected its copy field last)")
-            height, width = (side * model.vae.spatial_factor for side in latent_size)
-            shape = block_copy.grid_shape(height, width, block)
-            field = block_copy.decompress_field(strings[-1], shape, field, int(model.codec.config.pixel_copy_search))
+            field = block_copy.decompress_field(strings[-1], shape, field, radius)
             copies.append(field)
             if field.whole_frame:
                 if any(strings[:-1]):
@@ -186,7 +192,7 @@ def latents_to_rgb(
     # Whole-frame copies show no part of their latent's decode: only the other frames are decoded.
     shown = [t for t, field in enumerate(copies) if field is None or not field.whole_frame]
     decoded = dict(zip(shown, model.vae.decode(latents[:, :, shown], rate)[0].unbind(1)))
-    block = int(model.codec.config.pixel_copy_block)
+    block = copy_block(model)
     frames: list[torch.Tensor] = []
     for t, field in enumerate(copies):
         if field is None:
